@@ -1,0 +1,78 @@
+// Media types Berth must recognise: the four manifest formats it stores and serves (OCI image manifest and
+// index, Docker schema2 manifest and manifest list), the Docker schema1 types it refuses, and the config /
+// layer / empty-descriptor types that manifests reference. Comparisons are on normalised values (see
+// normalizeMediaType) because Content-Type is case-insensitive and may carry parameters.
+
+export const OCI_IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+export const OCI_IMAGE_INDEX = "application/vnd.oci.image.index.v1+json";
+export const DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json";
+export const DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/** Docker image manifest schema 1, unsigned and signed (JWS). Refused: deprecated and unverifiable. */
+export const DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json";
+export const DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+
+export const OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json";
+export const DOCKER_CONTAINER_CONFIG = "application/vnd.docker.container.image.v1+json";
+
+export const OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
+export const OCI_LAYER_TAR_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
+export const OCI_LAYER_TAR_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
+export const DOCKER_LAYER_TAR_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+/** Windows base layers: usually carry `urls` and live outside the registry. */
+export const DOCKER_FOREIGN_LAYER_TAR_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+
+/** OCI 1.1 empty descriptor: the two bytes `{}`, used as config (and layer) of artifacts. */
+export const OCI_EMPTY = "application/vnd.oci.empty.v1+json";
+export const OCI_EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+export const OCI_EMPTY_SIZE = 2;
+
+/** The image manifest formats (config + layers). */
+export const IMAGE_MANIFEST_MEDIA_TYPES: readonly string[] = [OCI_IMAGE_MANIFEST, DOCKER_MANIFEST_V2];
+/** The index formats (a list of manifests). */
+export const INDEX_MEDIA_TYPES: readonly string[] = [OCI_IMAGE_INDEX, DOCKER_MANIFEST_LIST];
+/** Every manifest format Berth accepts on PUT and serves on GET. */
+export const MANIFEST_MEDIA_TYPES: readonly string[] = [...IMAGE_MANIFEST_MEDIA_TYPES, ...INDEX_MEDIA_TYPES];
+export const SCHEMA1_MEDIA_TYPES: readonly string[] = [DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED];
+
+/**
+ * "Application/VND.oci…+json; charset=utf-8" → "application/vnd.oci…+json". The spec says registries
+ * SHOULD ignore Content-Type parameters; media types are case-insensitive (RFC 6838). Returns "" for null.
+ */
+export function normalizeMediaType(value: string | null | undefined): string {
+  if (value == null) return "";
+  const semi = value.indexOf(";");
+  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+}
+
+/** Any supported manifest format: image manifest or index (OCI or Docker). */
+export function isManifestMediaType(mt: string): boolean {
+  return MANIFEST_MEDIA_TYPES.includes(normalizeMediaType(mt));
+}
+
+/** OCI image manifest or Docker schema2 manifest. */
+export function isImageManifestMediaType(mt: string): boolean {
+  return IMAGE_MANIFEST_MEDIA_TYPES.includes(normalizeMediaType(mt));
+}
+
+/** OCI image index or Docker manifest list. */
+export function isIndexMediaType(mt: string): boolean {
+  return INDEX_MEDIA_TYPES.includes(normalizeMediaType(mt));
+}
+
+/** Docker schema1 (signed or not), which Berth refuses. */
+export function isSchema1MediaType(mt: string): boolean {
+  return SCHEMA1_MEDIA_TYPES.includes(normalizeMediaType(mt));
+}
+
+// RFC 6838 §4.2 restricted-name, for both type and subtype: 1–127 chars, first alphanumeric.
+const RESTRICTED_NAME = "[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}";
+const MEDIA_TYPE_SHAPE = new RegExp(`^${RESTRICTED_NAME}/${RESTRICTED_NAME}$`);
+
+/**
+ * Whether `mt` has the `type/subtype` shape RFC 6838 requires (the image-spec requires it of descriptor
+ * mediaType and artifactType). No parameters: descriptors never carry them.
+ */
+export function isWellFormedMediaType(mt: string): boolean {
+  return MEDIA_TYPE_SHAPE.test(mt);
+}

@@ -1,0 +1,14 @@
+// GET /v2/<name>/tags/list (end-8a/8b): the repository's tags in lexical order, paginated with n/last.
+
+import { OciError } from "../oci/errors";
+import { type RegistryContext, json } from "./context";
+import { paginate } from "./pagination";
+
+export async function listTags(ctx: RegistryContext, repo: string): Promise<Response> {
+  const tags = await ctx.storage.tags.list(repo);
+  if (tags.length === 0 && !(await ctx.storage.repositories.exists(repo))) {
+    throw new OciError("NAME_UNKNOWN", "repository name not known to registry", { detail: { name: repo } });
+  }
+  const page = paginate(tags, ctx.url, `/v2/${repo}/tags/list`);
+  return json({ name: repo, tags: page.items }, { headers: page.link ? { Link: page.link } : {} });
+}

@@ -1,0 +1,61 @@
+// Berth's referrers index: one small JSON object per (subject, referrer) pair, holding the referrer's
+// descriptor, under `_berth/referrers/` where Distribution never looks. One object per pair means two
+// pushes of different referrers never race on a shared index file.
+
+import { formatDigest, type Digest } from "../oci/digest";
+import type { Layout } from "./layout";
+import { mapLimit } from "./limit";
+import type { S3Client } from "./s3/client";
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export class ReferrerStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly layout: Layout,
+  ) {}
+
+  async add(repo: string, subject: Digest, referrer: Digest, desc: ReferrerDescriptor): Promise<void> {
+    const body = new TextEncoder().encode(JSON.stringify(desc));
+    await this.s3.put(this.layout.referrer(repo, subject, referrer), body, {
+      length: body.byteLength,
+      contentType: "application/json",
+    });
+  }
+
+  async remove(repo: string, subject: Digest, referrer: Digest): Promise<void> {
+    await this.s3.delete(this.layout.referrer(repo, subject, referrer));
+  }
+
+  /** Every referrer of the subject, ordered by digest so pages are stable. */
+  async list(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const r = await this.s3.list({ prefix: this.layout.referrersOf(repo, subject), continuationToken: token });
+      keys.push(...r.keys.map((k) => k.key));
+      token = r.nextToken;
+      if (!token) break;
+    }
+    const found = await mapLimit(keys, 6, async (key) => {
+      const res = await this.s3.get(key);
+      if (!res) return null; // removed since the listing
+      try {
+        return JSON.parse(await res.text()) as ReferrerDescriptor;
+      } catch {
+        return null;
+      }
+    });
+    return found.filter((d): d is ReferrerDescriptor => d !== null).sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  }
+}
+
+export function descriptorKeyOf(d: Digest): string {
+  return formatDigest(d);
+}

@@ -1,0 +1,80 @@
+// Tags: `_manifests/tags/<tag>/current/link` names the manifest a tag points to, and `index/` remembers every
+// manifest it ever pointed to (Distribution's tag store, which its garbage collector reads).
+
+import { formatDigest, parseDigest, type Digest } from "../oci/digest";
+import type { Layout } from "./layout";
+import { mapLimit } from "./limit";
+import type { S3Client } from "./s3/client";
+
+export class TagStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly layout: Layout,
+  ) {}
+
+  async resolve(repo: string, tag: string): Promise<Digest | null> {
+    const res = await this.s3.get(this.layout.tagCurrentLink(repo, tag));
+    if (!res) return null;
+    const text = (await res.text()).trim();
+    try {
+      return parseDigest(text);
+    } catch {
+      throw new Error(`tag link of ${repo}:${tag} is corrupt`);
+    }
+  }
+
+  /** Points the tag at a stored manifest. The current link is written last: a tag moves only once the rest is in place. */
+  async set(repo: string, tag: string, digest: Digest): Promise<void> {
+    const link = formatDigest(digest);
+    await this.s3.put(this.layout.tagIndexLink(repo, tag, digest), link, { length: link.length });
+    await this.s3.put(this.layout.tagCurrentLink(repo, tag), link, { length: link.length });
+  }
+
+  /** Removes the tag; true when it existed. */
+  async delete(repo: string, tag: string): Promise<boolean> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const r = await this.s3.list({ prefix: this.layout.tagRoot(repo, tag), continuationToken: token });
+      keys.push(...r.keys.map((k) => k.key));
+      token = r.nextToken;
+      if (!token) break;
+    }
+    if (keys.length === 0) return false;
+    // The current link first: once it is gone the tag no longer resolves, whatever happens to the rest.
+    const current = this.layout.tagCurrentLink(repo, tag);
+    await this.s3.delete(current);
+    await this.s3.deleteMany(keys.filter((k) => k !== current));
+    return true;
+  }
+
+  /** All tag names of the repository, in lexical order (S3's key order differs: "v1.0/" sorts before "v1/"). */
+  async list(repo: string): Promise<string[]> {
+    const root = this.layout.tagsRoot(repo);
+    const tags: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 10000; page++) {
+      const r = await this.s3.list({ prefix: root, delimiter: "/", continuationToken: token });
+      for (const p of r.prefixes) tags.push(p.slice(root.length, -1));
+      token = r.nextToken;
+      if (!token) break;
+    }
+    return tags.sort(compareLexical);
+  }
+
+  /** Tags whose current link points at the digest. */
+  async pointingTo(repo: string, digest: Digest): Promise<string[]> {
+    const tags = await this.list(repo);
+    const want = formatDigest(digest);
+    const hits = await mapLimit(tags, 6, async (t) => {
+      const d = await this.resolve(repo, t).catch(() => null);
+      return d && formatDigest(d) === want ? t : null;
+    });
+    return hits.filter((t): t is string => t !== null);
+  }
+}
+
+/** Code-unit order, which for the ASCII of tags and names is the spec's lexical order. */
+export function compareLexical(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,56 @@
+// What the blob-upload handlers and the upload-session Durable Object say to each other over RPC.
+// Errors cross the RPC boundary as plain data (class identity does not survive it) and become OciErrors again.
+
+import { OciError, type OciErrorCode } from "../oci/errors";
+
+export interface UploadStatus {
+  uuid: string;
+  repo: string;
+  /** Bytes received and stored so far; the next chunk must start here. */
+  offset: number;
+}
+
+export interface CommittedBlob {
+  digest: string;
+  size: number;
+}
+
+/** A body handed to the session: the request's stream, and what its headers said about it. */
+export interface UploadChunk {
+  body: ReadableStream<Uint8Array> | null;
+  /** Content-Range of a PATCH, already parsed (inclusive end). */
+  range: { start: number; end: number } | null;
+  /** Content-Length when the client sent one. */
+  length: number | null;
+}
+
+export interface RpcError {
+  code: OciErrorCode;
+  message: string;
+  status: number;
+  detail?: unknown;
+  headers: Record<string, string>;
+}
+
+export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: RpcError };
+
+/** The RPC surface of the UploadSession Durable Object. */
+export interface UploadSessionRpc {
+  begin(repo: string, uuid: string): Promise<RpcResult<UploadStatus>>;
+  status(repo: string, uuid: string): Promise<RpcResult<UploadStatus>>;
+  append(repo: string, uuid: string, chunk: UploadChunk): Promise<RpcResult<UploadStatus>>;
+  commit(repo: string, uuid: string, digest: string, chunk: UploadChunk): Promise<RpcResult<CommittedBlob>>;
+  cancel(repo: string, uuid: string): Promise<RpcResult<null>>;
+}
+
+/** Unwraps an RPC result, rethrowing the session's error as the OciError it was. */
+export function unwrap<T>(r: RpcResult<T>): T {
+  if (r.ok) return r.value;
+  throw OciError.fromJSON(r.error);
+}
+
+/** The Durable Object's name for a session: binding the repository into it means a session id used under
+ *  another repository reaches an empty object, never someone else's upload. */
+export function sessionName(repo: string, uuid: string): string {
+  return `${repo}@${uuid}`;
+}
