@@ -48,13 +48,6 @@ export class BlobStore {
     await this.s3.put(this.layout.blobData(digest), bytes, { length: bytes.byteLength, contentType });
   }
 
-  /** Moves a verified temporary object under its digest, unless the blob already exists (content addressing makes that safe). */
-  async adoptVerified(digest: Digest, tempKey: string, size: number): Promise<void> {
-    const existing = await this.stat(digest);
-    if (!existing) await this.s3.copy(tempKey, this.layout.blobData(digest), size);
-    await this.s3.delete(tempKey);
-  }
-
   presignedUrl(digest: Digest, expiresSeconds: number): Promise<string> {
     return this.s3.presignGet(this.layout.blobData(digest), expiresSeconds);
   }

@@ -1,7 +1,9 @@
 // A running SHA-256 over an upload's bytes, kept in the upload session's memory between requests.
 // workerd's crypto.DigestStream is fast (~0.6 ms CPU per MiB) but its state cannot be saved, so the hash
-// only covers an upload while the Durable Object stays in memory; when it was evicted, the session verifies
-// the digest by reading the stored bytes back instead (see session.ts).
+// only covers an upload while the Durable Object stays in memory; when it was evicted, commit re-hashes the
+// session's spool instead (see commit.ts).
+
+import { hexOf } from "../oci/digest";
 
 export interface RunningHash {
   /** Bytes hashed so far: the hash is usable only while this equals the session's offset. */
@@ -9,13 +11,6 @@ export interface RunningHash {
   update(chunk: Uint8Array): Promise<void>;
   /** Finishes the hash (the object can't be used afterwards). */
   hex(): Promise<string>;
-}
-
-export function hexOfBuffer(buf: ArrayBuffer): string {
-  const b = new Uint8Array(buf);
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += (b[i] as number).toString(16).padStart(2, "0");
-  return s;
 }
 
 class DigestStreamHash implements RunningHash {
@@ -30,7 +25,7 @@ class DigestStreamHash implements RunningHash {
 
   async hex(): Promise<string> {
     await this.writer.close();
-    return hexOfBuffer(await this.stream.digest);
+    return hexOf(await this.stream.digest);
   }
 }
 
@@ -42,5 +37,5 @@ export function newRunningHash(): RunningHash {
 export async function hashStream(body: ReadableStream<Uint8Array>, algorithm: "sha256" | "sha512"): Promise<string> {
   const ds = new crypto.DigestStream(algorithm === "sha256" ? "SHA-256" : "SHA-512");
   await body.pipeTo(ds);
-  return hexOfBuffer(await ds.digest);
+  return hexOf(await ds.digest);
 }

@@ -1,36 +1,30 @@
 // The upload-session Durable Object: one object per blob upload. It owns the session's state (repository,
-// offset, the S3 multipart upload and its parts, the bytes after the last full part), serializes the
-// session's requests, hashes bytes as they pass, commits the blob only after verifying its digest over
-// what was stored, and expires an abandoned session by alarm (aborting its multipart upload).
-//
-// Why bytes pass through here: the running SHA-256 lives in this object's memory, so a chunked upload is
-// hashed once as it streams instead of being read back at commit; bytes that do not fill a part wait in
-// this object's storage instead of costing extra S3 objects.
+// offset, spool) and its bytes until commit, runs the session's requests one at a time, hashes bytes as they
+// arrive (the hash lives in memory between requests), commits the blob only after verifying its digest, and
+// expires an abandoned session by alarm.
 
 import { DurableObject } from "cloudflare:workers";
 import { parseConfig, type Config } from "../config";
 import { OciError } from "../oci/errors";
-import { formatUploadRange } from "../oci/range";
-import { createStorage, type Storage } from "../storage/index";
+import { chunkOutOfOrder, formatUploadRange } from "../oci/range";
+import { createStorage, type Storage } from "../storage";
 import { finishUpload, type SessionState } from "./commit";
 import { newRunningHash, type RunningHash } from "./hasher";
-import { writeParts } from "./part-writer";
 import type { CommittedBlob, RpcResult, UploadChunk, UploadSessionRpc, UploadStatus } from "./protocol";
-import { TailStore } from "./tail-store";
-
-const PARTS_IN_FLIGHT = 2;
+import { Spool } from "./spool";
 
 export class UploadSession extends DurableObject implements UploadSessionRpc {
   private cfg: Config | null = null;
   private store: Storage | null = null;
+  /** SHA-256 of the spooled bytes; lost when the object is evicted, then commit re-hashes the spool. */
   private hash: RunningHash | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly tails = new TailStore(this.ctx.storage);
+  private readonly spool = new Spool(this.ctx.storage);
 
   async begin(repo: string, uuid: string): Promise<RpcResult<UploadStatus>> {
     return this.run(async () => {
       const now = Date.now();
-      const st: SessionState = { repo, uuid, startedAt: now, touchedAt: now, offset: 0, mpuKey: null, uploadId: null, parts: [] };
+      const st: SessionState = { repo, uuid, startedAt: now, touchedAt: now, offset: 0, slices: 0, pending: null };
       await this.save(st);
       await this.ctx.storage.setAlarm(now + this.config().uploadExpiryMs);
       this.hash = newRunningHash();
@@ -46,7 +40,7 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
     return this.run(async () => {
       const st = await this.load(repo, uuid);
       checkRange(st, chunk);
-      // A body that ends early (client cut off) still keeps what arrived: the client resumes from Range.
+      // A body that breaks off keeps what arrived: the client resumes from the Range it is told.
       await this.write(st, chunk);
       return status(st);
     });
@@ -59,12 +53,14 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
       try {
         return await finishUpload(st, digest, chunk, {
           store: this.storage(),
-          tails: this.tails,
+          partSize: this.config().s3.chunkSize,
+          spool: this.spool,
           hash: () => this.hash,
           write: (c) => this.write(st, c),
+          save: () => this.save(st),
         });
       } finally {
-        // Committed or failed, the session is over: finishUpload removed whatever it had stored.
+        // Committed or refused, the session is over (as in Distribution, a failed commit cancels the upload).
         this.hash = null;
         await this.destroy();
       }
@@ -73,97 +69,49 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
 
   async cancel(repo: string, uuid: string): Promise<RpcResult<null>> {
     return this.run(async () => {
-      const st = await this.load(repo, uuid);
-      await this.cleanup(st);
+      await this.load(repo, uuid);
+      this.hash = null;
+      await this.destroy();
       return null;
     });
   }
 
   override async alarm(): Promise<void> {
     const st = await this.ctx.storage.get<SessionState>("state");
-    if (!st) {
-      await this.ctx.storage.deleteAll();
-      return;
+    if (st) {
+      const due = st.touchedAt + this.config().uploadExpiryMs;
+      if (Date.now() < due) {
+        await this.ctx.storage.setAlarm(due);
+        return;
+      }
+      // A commit that died mid-way may have left a multipart upload open at the blob's key.
+      if (st.pending) await this.storage().s3.abortMultipart(st.pending.key, st.pending.uploadId);
     }
-    const due = st.touchedAt + this.config().uploadExpiryMs;
-    if (Date.now() < due) {
-      await this.ctx.storage.setAlarm(due);
-      return;
-    }
-    await this.cleanup(st);
+    this.hash = null;
+    await this.destroy();
   }
 
   // ---- internals ----
 
-  /** Streams a chunk into parts, keeps the remainder as the tail, and advances the offset by what is stored. */
+  /** Spools a chunk and advances the offset by what was stored. */
   private async write(st: SessionState, chunk: UploadChunk): Promise<void> {
     if (!chunk.body) return;
-    const store = this.storage();
-    const partSize = this.config().s3.chunkSize;
     if (this.hash && this.hash.offset !== st.offset) this.hash = null;
     if (!this.hash && st.offset === 0) this.hash = newRunningHash();
     const hash = this.hash;
-    const tail = await this.tails.load();
-    const partBytes = st.parts.length * partSize;
-    let mpu: Promise<{ key: string; uploadId: string }> | null = null;
-    const ensureMpu = () =>
-      (mpu ??= (async () => {
-        if (!st.uploadId || !st.mpuKey) {
-          st.mpuKey ??= store.layout.uploadData(st.repo, st.uuid);
-          st.uploadId = await store.s3.createMultipart(st.mpuKey);
-          await this.save(st); // saved at once so the alarm can abort it whatever happens next
-        }
-        return { key: st.mpuKey, uploadId: st.uploadId };
-      })());
-    let nextPart = st.parts.length + 1;
-    const uploaded: { partNumber: number; etag: string; size: number }[] = [];
     try {
-      const res = await writeParts(
-        chunk.body,
-        tail,
-        partSize,
-        {
-          uploadPart: async (bytes) => {
-            const partNumber = nextPart++;
-            const { key, uploadId } = await ensureMpu();
-            const etag = await store.s3.uploadPart(key, uploadId, partNumber, bytes, bytes.byteLength);
-            uploaded.push({ partNumber, etag, size: bytes.byteLength });
-          },
-          onBytes: (c) => hash?.update(c),
-        },
-        { maxInFlight: PARTS_IN_FLIGHT },
-      );
-      st.parts.push(...uploaded.sort((a, b) => a.partNumber - b.partNumber));
-      st.offset = partBytes + uploaded.length * partSize + res.tail.byteLength;
-      await this.tails.replace(res.tail);
+      const res = await this.spool.append(chunk.body, st.slices, async (slice) => {
+        await hash?.update(slice);
+      });
+      st.offset += res.bytes;
+      st.slices = res.slices;
     } catch (e) {
-      // A part failed: only the parts before the first gap are stored; later bytes are dropped and the
-      // client resumes from the offset it is told. The running hash saw bytes that are gone: drop it.
-      uploaded.sort((a, b) => a.partNumber - b.partNumber);
-      let n = st.parts.length + 1;
-      for (const p of uploaded) {
-        if (p.partNumber !== n) break;
-        st.parts.push(p);
-        n++;
-      }
-      st.offset = st.parts.length * partSize;
-      this.hash = null;
-      await this.tails.replace(new Uint8Array(0));
+      this.hash = null; // it may have seen bytes that were not stored
       throw e;
     } finally {
       st.touchedAt = Date.now();
       await this.save(st);
     }
-    if (this.hash && this.hash.offset !== st.offset) this.hash = null;
-  }
-
-  /** Aborts the multipart upload, removes the temporary object and forgets the session. */
-  private async cleanup(st: SessionState): Promise<void> {
-    const s3 = this.storage().s3;
-    if (st.uploadId && st.mpuKey) await s3.abortMultipart(st.mpuKey, st.uploadId);
-    if (st.mpuKey) await s3.delete(st.mpuKey);
-    this.hash = null;
-    await this.destroy();
   }
 
   private async destroy(): Promise<void> {
@@ -215,11 +163,7 @@ function status(st: SessionState): UploadStatus {
 /** A chunk with Content-Range must start exactly at the session's offset (spec: 416 otherwise). */
 function checkRange(st: SessionState, chunk: UploadChunk): void {
   if (!chunk.range) return;
-  if (chunk.range.start !== st.offset) {
-    throw new OciError("RANGE_INVALID", `chunk starts at ${chunk.range.start}, expected ${st.offset}`, {
-      headers: { Range: formatUploadRange(st.offset) },
-    });
-  }
+  if (chunk.range.start !== st.offset) throw chunkOutOfOrder(st.offset, chunk.range.start);
   if (chunk.length !== null && chunk.range.end - chunk.range.start + 1 !== chunk.length) {
     throw new OciError("RANGE_INVALID", "Content-Range does not match Content-Length", {
       headers: { Range: formatUploadRange(st.offset) },

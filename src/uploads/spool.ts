@@ -1,0 +1,118 @@
+// The upload session's spool: the bytes of an upload, kept in the session's own Durable Object storage until
+// the client names the digest. Why not stream them to a temporary S3 object: the digest is only known at the
+// end, and S3 cannot rename, so a temporary object costs a full server-side copy of the blob at commit (on
+// some S3 servers as slow as the upload itself). Spooled bytes are verified before they ever reach the
+// bucket and are uploaded once, straight to the blob's own key.
+//
+// Bytes are stored in slices of at most SLICE bytes (a value is capped at 2 MB on SQLite-backed objects),
+// under keys that sort in upload order. Memory stays at one slice whatever the upload's size.
+
+const SLICE = 1 << 20;
+const KEY_PREFIX = "s:";
+
+function sliceKey(i: number): string {
+  return KEY_PREFIX + String(i).padStart(10, "0");
+}
+
+export interface AppendResult {
+  bytes: number;
+  slices: number;
+  /** The client's body broke off; everything read before it is kept. */
+  bodyError?: unknown;
+}
+
+export class Spool {
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  /**
+   * Appends a body after `slices` existing slices. `onSlice` sees each stored slice in order (hashing).
+   * Throws only when storage fails; a broken client body is reported in the result.
+   */
+  async append(
+    body: ReadableStream<Uint8Array>,
+    slices: number,
+    onSlice: (bytes: Uint8Array) => Promise<void>,
+  ): Promise<AppendResult> {
+    let buf = new Uint8Array(SLICE);
+    let fill = 0;
+    let bytes = 0;
+    let n = slices;
+    const flush = async (): Promise<void> => {
+      if (fill === 0) return;
+      const slice = fill === SLICE ? buf : buf.slice(0, fill);
+      await this.storage.put(sliceKey(n), slice);
+      n++;
+      await onSlice(slice);
+      bytes += fill;
+      buf = new Uint8Array(SLICE);
+      fill = 0;
+    };
+    const reader = body.getReader();
+    let bodyError: unknown;
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          bodyError = e;
+          break;
+        }
+        if (chunk.done) break;
+        const value = chunk.value;
+        let off = 0;
+        while (off < value.byteLength) {
+          const k = Math.min(SLICE - fill, value.byteLength - off);
+          buf.set(value.subarray(off, off + k), fill);
+          fill += k;
+          off += k;
+          if (fill === SLICE) await flush();
+        }
+      }
+      await flush();
+    } finally {
+      reader.releaseLock();
+    }
+    return { bytes, slices: n, bodyError };
+  }
+
+  /** The spooled bytes in order, read a few slices at a time. */
+  stream(slices: number): ReadableStream<Uint8Array> {
+    let next = 0;
+    const BATCH = 8;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (next >= slices) {
+          controller.close();
+          return;
+        }
+        const keys = Array.from({ length: Math.min(BATCH, slices - next) }, (_, i) => sliceKey(next + i));
+        const got = await this.storage.get<Uint8Array>(keys);
+        for (const k of keys) {
+          const v = got.get(k);
+          if (!v) {
+            controller.error(new Error("upload spool is incomplete"));
+            return;
+          }
+          controller.enqueue(v);
+        }
+        next += keys.length;
+      },
+    });
+  }
+
+  /** All spooled bytes in one buffer (small blobs only: at most one part). */
+  async readAll(slices: number, size: number): Promise<Uint8Array> {
+    const out = new Uint8Array(size);
+    let off = 0;
+    const reader = this.stream(slices).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      out.set(value, off);
+      off += value.byteLength;
+    }
+    if (off !== size) throw new Error("upload spool size mismatch");
+    return out;
+  }
+}
