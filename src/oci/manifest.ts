@@ -58,6 +58,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** A value from the body, quoted and cut short for a message. */
 function shown(v: unknown): string {
+  if (typeof v === "number") return String(v); // JSON.stringify would print Infinity (from 1e400) as null
   let s: string;
   try {
     s = JSON.stringify(v) ?? String(v);
@@ -233,8 +234,8 @@ export function parseManifest(body: Uint8Array, contentType: string | null): Par
     result.artifactType = artifactType ?? config.mediaType;
   } else {
     // Children with a manifest media type must exist as manifests; any other child must exist as a blob.
-    // BuildKit's registry cache pushes an index whose children are layer blobs and a cache config, and
-    // Distribution has accepted that since 2.7 (a child may be in the manifest store or the blob store).
+    // BuildKit's registry cache pushes an index whose children are layer blobs and a cache config;
+    // Distribution accepts a child found in either its manifest or its blob store (distribution#3528).
     const children = mustExist(parseDescriptorList(doc.manifests, "manifests"));
     result.manifests = children.filter((d) => isManifestMediaType(d.mediaType));
     result.blobs = children.filter((d) => !isManifestMediaType(d.mediaType));
