@@ -31,9 +31,14 @@ const RETRY_BASE_MS = 50;
 
 function encodeQuery(query: [string, string][]): string {
   return query
-    .map(([k, v]) => (v === "" && (k === "uploads" || k === "delete") ? k : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`))
+    .map(([k, v]) =>
+      v === "" && (k === "uploads" || k === "delete") ? k : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`,
+    )
     .join("&");
 }
+
+/** workerd's FixedLengthStream: an identity stream that announces (and enforces) its byte length. */
+type FixedLengthStreamCtor = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -67,7 +72,8 @@ export class S3Client implements S3Transport {
 
   /** GET (optionally a Range); the streaming 200/206 Response, or null when the object does not exist. */
   async get(key: string, opts?: { range?: string }): Promise<Response | null> {
-    const req: S3Request = { operation: "GetObject", method: "GET", key, headers: opts?.range ? { range: opts.range } : {} };
+    const headers: Record<string, string> = opts?.range ? { range: opts.range } : {};
+    const req: S3Request = { operation: "GetObject", method: "GET", key, headers };
     const res = await this.send(req);
     if (res.status === 200 || res.status === 206) return res;
     if (res.status === 404) {
@@ -118,9 +124,9 @@ export class S3Client implements S3Transport {
 
   /** DeleteObjects in batches of 1000 (S3's limit). A key S3 reports as failed throws an S3Error. */
   async deleteMany(keys: string[]): Promise<void> {
+    for (const k of keys) validateKey(k); // all up front: a bad key must not leave a half-done deletion
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
-      for (const k of batch) validateKey(k);
       const xml =
         "<Delete><Quiet>true</Quiet>" +
         batch.map((k) => `<Object><Key>${escapeXml(k)}</Key></Object>`).join("") +
@@ -142,7 +148,8 @@ export class S3Client implements S3Transport {
           req.operation,
           200,
           childText(first, "Code") ?? "",
-          `${errors.length} key(s) not deleted, first ${childText(first, "Key") ?? "?"}: ${childText(first, "Message") ?? ""}`,
+          `${errors.length} key(s) not deleted, first ${childText(first, "Key") ?? "?"}: ` +
+            (childText(first, "Message") ?? ""),
         );
       }
     }
@@ -180,9 +187,11 @@ export class S3Client implements S3Transport {
       size: Number(childText(c, "Size") ?? "0"),
     }));
     const prefixes = childElements(root, "CommonPrefixes").map((p) => decode(childText(p, "Prefix") ?? ""));
-    const truncated = childText(root, "IsTruncated") === "true";
+    if (childText(root, "IsTruncated") !== "true") return { keys, prefixes };
     const token = childText(root, "NextContinuationToken");
-    return truncated && token ? { keys, prefixes, nextToken: token } : { keys, prefixes };
+    // Returning no token would make the caller stop early and silently miss keys.
+    if (!token) throw new S3Error(req.operation, 200, "", "truncated listing without NextContinuationToken");
+    return { keys, prefixes, nextToken: token };
   }
 
   // ---- multipart and copy (multipart.ts) ----
@@ -199,10 +208,18 @@ export class S3Client implements S3Transport {
     length: number,
     contentMd5?: string,
   ): Promise<string> {
-    return multipart.uploadPart(this, key, uploadId, partNumber, body instanceof ReadableStream ? body : toBytes(body), length, contentMd5);
+    const data = body instanceof ReadableStream ? body : toBytes(body);
+    return multipart.uploadPart(this, key, uploadId, partNumber, data, length, contentMd5);
   }
 
-  uploadPartCopy(key: string, uploadId: string, partNumber: number, sourceKey: string, start: number, endInclusive: number): Promise<string> {
+  uploadPartCopy(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    sourceKey: string,
+    start: number,
+    endInclusive: number,
+  ): Promise<string> {
     return multipart.uploadPartCopy(this, key, uploadId, partNumber, sourceKey, start, endInclusive);
   }
 
@@ -277,8 +294,9 @@ export class S3Client implements S3Transport {
     const retries = isStream ? 0 : BUFFERED_RETRIES;
     for (let attempt = 0; ; attempt++) {
       let res: Response | undefined;
+      const signed = await this.sign(req, url, resourcePath); // re-signed each attempt: fresh date
       try {
-        res = await this.fetcher(...(await this.sign(req, url, resourcePath)));
+        res = await this.fetcher(...signed);
       } catch (err) {
         if (attempt >= retries) throw new S3Error(req.operation, 0, "", `network error: ${(err as Error).message}`);
       }
@@ -292,13 +310,15 @@ export class S3Client implements S3Transport {
 
   private async sign(req: S3Request, url: URL, resourcePath: string): Promise<[string | Request, RequestInit]> {
     const headers = new Headers(req.headers);
-    let body: BodyInit | undefined = req.body;
+    let body: Uint8Array | ReadableStream<Uint8Array> | undefined = req.body;
     const init: RequestInit & { duplex?: "half" } = { method: req.method, headers };
     if (req.body instanceof ReadableStream) {
       const length = req.length as number;
-      if (typeof FixedLengthStream !== "undefined") {
+      // Looked up at run time (and typed locally) so this module also runs and type-checks under Node.
+      const Fixed = (globalThis as { FixedLengthStream?: FixedLengthStreamCtor }).FixedLengthStream;
+      if (Fixed) {
         // workerd sends a plain ReadableStream chunked; a FixedLengthStream makes it send Content-Length.
-        const fixed = new FixedLengthStream(length);
+        const fixed = new Fixed(length);
         req.body.pipeTo(fixed.writable).catch(() => {
           // the error surfaces through fetch reading fixed.readable
         });
@@ -346,7 +366,8 @@ export class S3Client implements S3Transport {
     const root = tryParseXml(text);
     if (!root) throw new S3Error(req.operation, res.status, "", "response is not XML");
     if (root.name === "Error") {
-      throw new S3Error(req.operation, res.status, childText(root, "Code") ?? "", (childText(root, "Message") ?? "").slice(0, 300));
+      const message = (childText(root, "Message") ?? "").slice(0, 300);
+      throw new S3Error(req.operation, res.status, childText(root, "Code") ?? "", message);
     }
     return root;
   }

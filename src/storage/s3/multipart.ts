@@ -20,8 +20,11 @@ function checkPartNumber(partNumber: number): void {
   }
 }
 
+/** CreateMultipartUpload; returns the upload id. The content type defaults to application/octet-stream (what
+ * Distribution sets): without one, Swift gives the finished object the type of the CompleteMultipartUpload
+ * request, application/xml. */
 export async function createMultipart(t: S3Transport, key: string, opts?: { contentType?: string }): Promise<string> {
-  const headers = { ...t.writeHeaders(), ...(opts?.contentType ? { "content-type": opts.contentType } : {}) };
+  const headers = { ...t.writeHeaders(), "content-type": opts?.contentType ?? "application/octet-stream" };
   const req: S3Request = { operation: "CreateMultipartUpload", method: "POST", key, query: [["uploads", ""]], headers };
   const root = await t.readXml(req, await t.send(req));
   const uploadId = childText(root, "UploadId");
@@ -104,12 +107,9 @@ export async function completeMultipart(
   if (parts.length === 0) throw new Error("S3 CompleteMultipartUpload needs at least one part");
   const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
   for (const p of sorted) checkPartNumber(p.partNumber);
-  const xml =
-    "<CompleteMultipartUpload>" +
-    sorted
-      .map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>"${escapeXml(unquoteEtag(p.etag))}"</ETag></Part>`)
-      .join("") +
-    "</CompleteMultipartUpload>";
+  const partXml = (p: { partNumber: number; etag: string }) =>
+    `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>"${escapeXml(unquoteEtag(p.etag))}"</ETag></Part>`;
+  const xml = `<CompleteMultipartUpload>${sorted.map(partXml).join("")}</CompleteMultipartUpload>`;
   const body = new TextEncoder().encode(xml);
   const req: S3Request = {
     operation: "CompleteMultipartUpload",

@@ -10,7 +10,9 @@ import { presignV2Url } from "./sigv2";
 const MAX_EXPIRES_SECONDS = 7 * 24 * 3600;
 
 export async function presignGetUrl(t: S3Transport, key: string, expiresSeconds: number): Promise<string> {
-  if (!Number.isFinite(expiresSeconds) || expiresSeconds < 1) throw new Error(`S3 presign: invalid expiry ${expiresSeconds}`);
+  if (!Number.isFinite(expiresSeconds) || expiresSeconds < 1) {
+    throw new Error(`S3 presign: invalid expiry ${expiresSeconds}`);
+  }
   const expires = Math.min(Math.floor(expiresSeconds), MAX_EXPIRES_SECONDS);
   const { url, resourcePath } = t.urlFor(key, t.cfg.redirectEndpoint ?? t.cfg.endpoint);
   if (t.cfg.v4auth) {

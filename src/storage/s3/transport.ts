@@ -7,8 +7,9 @@ import type { S3Config } from "../../config";
 import type { XmlElement } from "./xml";
 
 /** An S3 request failed or answered something unexpected. `status` is the HTTP status received (200 for an
- * error embedded in a 200 body, as CopyObject and CompleteMultipartUpload can send); `code` is the XML
- * `<Code>` or "" when the body had none. Messages never include credentials or signatures. */
+ * error embedded in a 200 body, as CopyObject, CompleteMultipartUpload and DeleteObjects can send; 0 when
+ * no answer came, e.g. a network error); `code` is the XML `<Code>` or "" when the body had none (HEAD,
+ * HTML error pages). Messages never include credentials or signatures. */
 export class S3Error extends Error {
   constructor(
     readonly operation: string,

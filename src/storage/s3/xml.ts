@@ -36,8 +36,10 @@ export function decodeXmlText(s: string): string {
 }
 
 /** Escapes text for element content or attribute values of a request body we build. */
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&${c === "&" ? "amp" : c === "<" ? "lt" : c === ">" ? "gt" : c === '"' ? "quot" : "apos"};`);
+  return s.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
 function localName(qname: string): string {
