@@ -51,7 +51,7 @@ export async function writeParts(
   let bodyError: unknown;
   try {
     while (!failed) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      let chunk;
       try {
         chunk = await reader.read();
       } catch (e) {

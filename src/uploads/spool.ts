@@ -51,7 +51,7 @@ export class Spool {
     let bodyError: unknown;
     try {
       for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
+        let chunk;
         try {
           chunk = await reader.read();
         } catch (e) {
