@@ -41,6 +41,11 @@ export interface Config {
   deleteEnabled: boolean;
   /** REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE (Go duration): an idle upload session expires after this, ms. */
   uploadExpiryMs: number;
+  /**
+   * BERTH_CHUNK_MAX_LENGTH: largest request body clients should send (OCI-Chunk-Max-Length on POST), bytes.
+   * Cloudflare refuses bodies over 100 MB on Free/Pro zones before the Worker sees them.
+   */
+  chunkMaxLength: number;
 }
 
 export class ConfigError extends Error {
@@ -303,6 +308,7 @@ export function parseConfig(env: Env): Config {
     redirectExpirySeconds: expiryMs / SECOND,
     deleteEnabled: readBool(env, "REGISTRY_STORAGE_DELETE_ENABLED", true),
     uploadExpiryMs: Math.round(purgeAge),
+    chunkMaxLength: readInt(env, "BERTH_CHUNK_MAX_LENGTH", 64 * 1024 * 1024, 5 * 1024 * 1024),
   };
 }
 

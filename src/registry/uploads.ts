@@ -35,6 +35,8 @@ export async function startUpload(ctx: RegistryContext, repo: string, req: Reque
     ...sessionHeaders(status),
     // Chunks of this size fill S3 parts exactly; smaller ones are accepted and combined.
     "OCI-Chunk-Min-Length": String(ctx.cfg.s3.chunkSize),
+    // Not in the spec yet (distribution-spec#485): lets chunking clients stay under the edge's body limit.
+    "OCI-Chunk-Max-Length": String(ctx.cfg.chunkMaxLength),
   });
 }
 

@@ -64,7 +64,14 @@ describe("parseConfig defaults", () => {
       redirectExpirySeconds: 1200,
       deleteEnabled: true,
       uploadExpiryMs: 168 * 3600 * 1000,
+      chunkMaxLength: 64 * MiB,
     });
+  });
+
+  it("validates BERTH_CHUNK_MAX_LENGTH", () => {
+    expect(parseConfig(env({ BERTH_CHUNK_MAX_LENGTH: "99000000" })).chunkMaxLength).toBe(99_000_000);
+    expect(() => parseConfig(env({ BERTH_CHUNK_MAX_LENGTH: "1024" }))).toThrow(/BERTH_CHUNK_MAX_LENGTH/);
+    expect(() => parseConfig(env({ BERTH_CHUNK_MAX_LENGTH: "lots" }))).toThrow(/BERTH_CHUNK_MAX_LENGTH/);
   });
 
   it("uses http without SECURE, and amazonaws.com.cn for China regions", () => {
