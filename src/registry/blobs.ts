@@ -31,12 +31,14 @@ export async function getBlob(ctx: RegistryContext, repo: string, digest: Digest
   }
   if (!(await blobs.isLinked(repo, digest))) throw blobUnknown(digest);
   const range = req.headers.get("Range");
-  const res = await blobs.open(digest, range && /^bytes=\d*-\d*$/.test(range.trim()) ? range.trim() : undefined);
+  const sent = range && /^bytes=\d*-\d*$/.test(range.trim()) ? range.trim() : undefined;
+  const res = await blobs.open(digest, sent);
   if (!res) throw blobUnknown(digest);
-  if (res.status === 416) {
-    await res.body?.cancel();
+  if (res === "unsatisfiable") {
+    // RFC 9110 §15.5.17: say how large the blob is (S3 servers do not always send it).
+    const info = await blobs.stat(digest);
     throw new OciError("RANGE_INVALID", "requested range not satisfiable", {
-      headers: res.headers.get("Content-Range") ? { "Content-Range": res.headers.get("Content-Range") as string } : {},
+      headers: info ? { "Content-Range": `bytes */${info.size}` } : {},
     });
   }
   const headers = new Headers({

@@ -28,6 +28,7 @@ export async function startUpload(ctx: RegistryContext, repo: string, req: Reque
     const d = parseDigestSegment(digest);
     unwrap(await session.begin(repo, uuid));
     const committed = unwrap(await session.commit(repo, uuid, formatDigest(d), chunkOf(req, false)));
+    ctx.storage.blobs.remember(d, committed.size);
     return created(repo, committed.digest);
   }
   const status = unwrap(await session.begin(repo, uuid));
@@ -52,6 +53,7 @@ export async function putUpload(ctx: RegistryContext, repo: string, uuid: string
   if (raw === null || raw === "") throw new OciError("DIGEST_INVALID", "the digest query parameter is required to complete an upload");
   const digest = parseDigestSegment(raw);
   const committed = unwrap(await ctx.session(repo, uuid).commit(repo, uuid, formatDigest(digest), chunkOf(req, true)));
+  ctx.storage.blobs.remember(digest, committed.size);
   return created(repo, committed.digest);
 }
 

@@ -4,14 +4,47 @@
 
 import { formatDigest, type Digest } from "../oci/digest";
 import type { Layout } from "./layout";
-import type { S3Client } from "./s3/client";
+import { S3Error, type S3Client } from "./s3/client";
 
 export interface BlobInfo {
   digest: Digest;
   size: number;
 }
 
+/**
+ * Sizes of blobs known to exist, kept for a few minutes. A blob's data under its digest never changes (only
+ * garbage collection removes it), so this is safe where a cache of links or tags would not be; it spares the
+ * data HEAD on the blob HEAD that clients send right after a push and on manifest checks.
+ */
+class SizeCache {
+  private readonly entries = new Map<string, { size: number; at: number }>();
+  constructor(
+    private readonly ttlMs = 5 * 60_000,
+    private readonly max = 10_000,
+  ) {}
+
+  get(key: string, now = Date.now()): number | null {
+    const e = this.entries.get(key);
+    if (!e) return null;
+    if (now - e.at > this.ttlMs) {
+      this.entries.delete(key);
+      return null;
+    }
+    return e.size;
+  }
+
+  set(key: string, size: number, now = Date.now()): void {
+    if (this.entries.size >= this.max) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(key, { size, at: now });
+  }
+}
+
 export class BlobStore {
+  private readonly sizes = new SizeCache();
+
   constructor(
     private readonly s3: S3Client,
     private readonly layout: Layout,
@@ -19,8 +52,18 @@ export class BlobStore {
 
   /** Size of the blob's data in the global store, or null when absent. */
   async stat(digest: Digest): Promise<BlobInfo | null> {
+    const key = formatDigest(digest);
+    const cached = this.sizes.get(key);
+    if (cached !== null) return { digest, size: cached };
     const h = await this.s3.head(this.layout.blobData(digest));
-    return h ? { digest, size: h.size } : null;
+    if (!h) return null;
+    this.sizes.set(key, h.size);
+    return { digest, size: h.size };
+  }
+
+  /** Records a blob just written (by this isolate or an upload session) so the next stat costs nothing. */
+  remember(digest: Digest, size: number): void {
+    this.sizes.set(formatDigest(digest), size);
   }
 
   /** True when the repository links the blob. Distribution writes the digest into the link; its presence is what counts. */
@@ -46,14 +89,28 @@ export class BlobStore {
   /** Writes verified bytes under their digest (small blobs and manifests: one PutObject). */
   async putVerified(digest: Digest, bytes: Uint8Array, contentType?: string): Promise<void> {
     await this.s3.put(this.layout.blobData(digest), bytes, { length: bytes.byteLength, contentType });
+    this.remember(digest, bytes.byteLength);
   }
 
   presignedUrl(digest: Digest, expiresSeconds: number): Promise<string> {
     return this.s3.presignGet(this.layout.blobData(digest), expiresSeconds);
   }
 
-  /** Streams the blob (or a range of it) from the bucket. */
-  async open(digest: Digest, range?: string): Promise<Response | null> {
-    return this.s3.get(this.layout.blobData(digest), range ? { range } : undefined);
+  /**
+   * Streams the blob (or a range of it) from the bucket: the S3 response (200/206), null when the data is
+   * missing, or "unsatisfiable" when the range lies outside the blob.
+   */
+  async open(digest: Digest, range?: string): Promise<Response | null | "unsatisfiable"> {
+    try {
+      const res = await this.s3.get(this.layout.blobData(digest), range ? { range } : undefined);
+      if (res?.status === 416) {
+        await res.body?.cancel();
+        return "unsatisfiable";
+      }
+      return res;
+    } catch (e) {
+      if (range && e instanceof S3Error && e.status === 416) return "unsatisfiable";
+      throw e;
+    }
   }
 }

@@ -14,9 +14,15 @@ export class RepositoryStore {
     private readonly layout: Layout,
   ) {}
 
-  /** True when anything is stored for the repository. */
+  /**
+   * True when anything is stored for the repository itself. Only keys under `<name>/_` count: the bare prefix
+   * `<name>/` also matches nested repositories, so a push to `a/b/c` made `a/b` "exist" and
+   * GET /v2/a/b/tags/list answered 200 instead of 404 NAME_UNKNOWN (found by test/e2e/tags-catalog.test.ts).
+   * Name components never start with "_", so `<name>/_…` is always this repository's own
+   * `_layers`, `_manifests`, `_uploads` or `_berth`.
+   */
   async exists(repo: string): Promise<boolean> {
-    const r = await this.s3.list({ prefix: this.layout.repository(repo), maxKeys: 1 });
+    const r = await this.s3.list({ prefix: `${this.layout.repository(repo)}_`, maxKeys: 1 });
     return r.keys.length > 0;
   }
 

@@ -86,7 +86,9 @@ export async function finishUpload(st: SessionState, digestRaw: string, chunk: U
       ? { algorithm: digest.algorithm, hex: await live.hex() }
       : { algorithm: digest.algorithm, hex: await hashStream(deps.spool.stream(st.slices), digest.algorithm) };
   await verify(digest, actual);
-  if (!(await store.blobs.stat(digest))) {
+  // A blob of one part is simply written (rewriting identical verified bytes is harmless and saves the
+  // existence check); a bigger one is looked for first, since writing it again would cost the whole upload.
+  if (st.offset <= deps.partSize || !(await store.blobs.stat(digest))) {
     await writeBlob(store.s3, key, deps.spool.stream(st.slices), deps.partSize, track);
   }
   await store.blobs.link(st.repo, digest);
