@@ -2,7 +2,7 @@
 // on free 127.0.0.1 ports with its own Durable Object storage, and stops it again (whole process group).
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
@@ -117,9 +117,18 @@ export async function startBerth(vars: Record<string, string> = {}): Promise<Ber
   let inspectorPort = await freePort();
   while (inspectorPort === port) inspectorPort = await freePort();
 
+  // wrangler dev watches its sources and restarts the Worker on every change, failing requests in flight;
+  // running it from a snapshot of src/ keeps a test run immune to edits made while it runs.
+  const app = path.join(tmp, "app");
+  await cp(path.join(PROJECT_ROOT, "src"), path.join(app, "src"), { recursive: true });
+  await cp(path.join(PROJECT_ROOT, "wrangler.toml"), path.join(app, "wrangler.toml"));
+  await cp(path.join(PROJECT_ROOT, "package.json"), path.join(app, "package.json"));
+  await symlink(path.join(PROJECT_ROOT, "node_modules"), path.join(app, "node_modules"));
+
   const args = [
     path.join(PROJECT_ROOT, "node_modules/wrangler/bin/wrangler.js"),
     "dev",
+    "--config", path.join(app, "wrangler.toml"),
     "--ip", "127.0.0.1",
     "--port", String(port),
     "--inspector-ip", "127.0.0.1",
@@ -141,7 +150,7 @@ export async function startBerth(vars: Record<string, string> = {}): Promise<Ber
 
   // process.execPath + wrangler.js rather than the .bin shim: guarantees Node 22 whatever PATH says.
   const child = spawn(process.execPath, args, {
-    cwd: PROJECT_ROOT,
+    cwd: app,
     env,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
