@@ -1,5 +1,6 @@
-// The list of repositories (catalog). Like Distribution, a repository is a directory under `repositories/`
-// that holds `_manifests/`; names nest (`team/app`), so the walk descends into every other directory.
+// The list of repositories (catalog). As in Distribution (registry/storage/catalog.go), a repository is a
+// directory under `repositories/` that holds `_layers/`, so both registries list the same names on a shared
+// bucket; names nest (`team/app`), so the walk descends into every directory not starting with "_".
 // Listing with a delimiter costs one S3 request per directory, run a few at a time.
 
 import type { Layout } from "./layout";
@@ -14,18 +15,6 @@ export class RepositoryStore {
     private readonly layout: Layout,
   ) {}
 
-  /**
-   * True when anything is stored for the repository itself. Only keys under `<name>/_` count: the bare prefix
-   * `<name>/` also matches nested repositories, so a push to `a/b/c` made `a/b` "exist" and
-   * GET /v2/a/b/tags/list answered 200 instead of 404 NAME_UNKNOWN (found by test/e2e/tags-catalog.test.ts).
-   * Name components never start with "_", so `<name>/_…` is always this repository's own
-   * `_layers`, `_manifests`, `_uploads` or `_berth`.
-   */
-  async exists(repo: string): Promise<boolean> {
-    const r = await this.s3.list({ prefix: `${this.layout.repository(repo)}_`, maxKeys: 1 });
-    return r.keys.length > 0;
-  }
-
   async list(): Promise<string[]> {
     const root = this.layout.repositoriesRoot();
     const repos: string[] = [];
@@ -39,7 +28,7 @@ export class RepositoryStore {
         const dir = batch[i] as string;
         for (const sub of subdirs) {
           const leaf = sub.slice(dir.length, -1);
-          if (leaf === "_manifests") repos.push(dir.slice(root.length, -1));
+          if (leaf === "_layers") repos.push(dir.slice(root.length, -1));
           else if (!leaf.startsWith("_")) frontier.push(sub);
         }
       });
