@@ -1,11 +1,13 @@
 // Berth's Worker entry: every request goes through here. Configuration is parsed once per isolate (a bad
-// setting fails every request with a message naming it), the storage layer is built from it, and the
-// route table does the rest. Exports the upload-session Durable Object class.
+// setting fails every request with a message naming it), the storage layer and the authenticator are built
+// from it, the caller is identified, and the route table does the rest. Exports the upload-session Durable
+// Object class.
 
 import { parseConfig, type Config } from "./config";
+import { Auth, type Identity } from "./http/auth";
 import { errorResponse, withCommonHeaders } from "./http/respond";
 import { route } from "./http/router";
-import type { RegistryContext } from "./registry/context";
+import type { AccessGuard, RegistryContext } from "./registry/context";
 import { createStorage, type Storage } from "./storage";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
 
@@ -16,25 +18,45 @@ interface Env {
   [setting: string]: unknown;
 }
 
-let cached: { env: Env; cfg: Config; storage: Storage } | null = null;
+interface Setup {
+  env: Env;
+  cfg: Config;
+  storage: Storage;
+  auth: Auth;
+}
 
-function setup(env: Env): { cfg: Config; storage: Storage } {
+let cached: Setup | null = null;
+
+function setup(env: Env): Setup {
   if (cached?.env !== env) {
     const cfg = parseConfig(env);
-    cached = { env, cfg, storage: createStorage(cfg) };
+    cached = { env, cfg, storage: createStorage(cfg), auth: new Auth(cfg.auth) };
   }
   return cached;
+}
+
+function guardFor(auth: Auth, cfg: Config, id: Identity, url: URL): AccessGuard {
+  return {
+    requireBase: () => auth.requireBase(id, url),
+    require: (repo, action) => auth.require(id, repo, action, url),
+    may: (repo, action) => auth.may(id, repo, action),
+    canRead: (repo) => auth.canRead(id, repo),
+    readsEverything: cfg.auth.mode === "none" && cfg.auth.access === null,
+  };
 }
 
 export default {
   async fetch(req: Request, env: Env): Promise<Response> {
     try {
       const url = new URL(req.url);
-      const { cfg, storage } = setup(env);
+      const { cfg, storage, auth } = setup(env);
+      if (auth.tokenPath !== null && url.pathname === auth.tokenPath) return withCommonHeaders(await auth.handleToken(req));
+      const id = await auth.authenticate(req, url);
       const ctx: RegistryContext = {
         cfg,
         storage,
         url,
+        access: guardFor(auth, cfg, id, url),
         session: (repo, uuid) =>
           env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(sessionName(repo, uuid))) as unknown as UploadSessionRpc,
       };

@@ -2,7 +2,7 @@
 // answered with its status and the spec's `{"errors":[…]}` body; anything else is a fault of ours: it is
 // logged (message only — never headers, so no credentials) and answered as a bare 500 UNKNOWN.
 
-import { ConfigError } from "../config";
+import { ConfigError } from "../config/values";
 import { OciError } from "../oci/errors";
 
 export const API_VERSION_HEADER = { "Docker-Distribution-API-Version": "registry/2.0" } as const;

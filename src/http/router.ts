@@ -22,7 +22,13 @@ function unsupported(req: IRequest): never {
   throw new OciError("UNSUPPORTED", `${req.method} is not supported on this endpoint`, { status: 405 });
 }
 
-const base: Handler = () => json({});
+const base: Handler = (_req, ctx) => {
+  ctx.access.requireBase();
+  return json({});
+};
+
+// Each handler below checks access right after validating the name, before any storage call, so a refusal
+// never reveals whether a repository or blob exists.
 
 const manifests: Handler = (req, ctx) => {
   const repo = repoOf(req);
@@ -30,10 +36,13 @@ const manifests: Handler = (req, ctx) => {
   switch (req.method) {
     case "GET":
     case "HEAD":
+      ctx.access.require(repo, "read");
       return getManifest(ctx, repo, ref, req, req.method === "HEAD");
     case "PUT":
+      ctx.access.require(repo, "create"); // moving an existing tag also needs "update" (checked by the handler)
       return putManifest(ctx, repo, ref, req);
     case "DELETE":
+      ctx.access.require(repo, "delete");
       return deleteManifest(ctx, repo, ref);
     default:
       return unsupported(req);
@@ -43,6 +52,7 @@ const manifests: Handler = (req, ctx) => {
 const uploadSession: Handler = (req, ctx) => {
   const repo = repoOf(req);
   const uuid = param(req, "uuid");
+  if (["GET", "PATCH", "PUT", "DELETE"].includes(req.method)) ctx.access.require(repo, "create");
   switch (req.method) {
     case "GET":
       return getUploadStatus(ctx, repo, uuid);
@@ -62,15 +72,32 @@ const blobs: Handler = (req, ctx) => {
   const digest = parseDigestSegment(param(req, "digest"));
   switch (req.method) {
     case "HEAD":
+      ctx.access.require(repo, "read");
       return headBlob(ctx, repo, digest);
     case "GET":
+      ctx.access.require(repo, "read");
       return getBlob(ctx, repo, digest, req);
     case "DELETE":
+      ctx.access.require(repo, "delete");
       return deleteBlob(ctx, repo, digest);
     default:
       return unsupported(req);
   }
 };
+
+/** The repository of the request, once the caller may read it. */
+function readable(req: IRequest, ctx: RegistryContext): string {
+  const repo = repoOf(req);
+  ctx.access.require(repo, "read");
+  return repo;
+}
+
+/** The repository of an upload, once the caller may push to it. */
+function writable(req: IRequest, ctx: RegistryContext): string {
+  const repo = repoOf(req);
+  ctx.access.require(repo, "create");
+  return repo;
+}
 
 const only =
   (methods: string[], h: Handler): Handler =>
@@ -80,11 +107,11 @@ const only =
 // Order matters: the greedy `:name+` would otherwise let `/blobs/:digest` claim upload paths.
 const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/v2", only(["GET", "HEAD"], base))
-  .all("/v2/_catalog", only(["GET"], (_req, ctx) => listRepositories(ctx)))
-  .all("/v2/:name+/tags/list", only(["GET"], (req, ctx) => listTags(ctx, repoOf(req))))
-  .all("/v2/:name+/referrers/:digest", only(["GET"], (req, ctx) => listReferrers(ctx, repoOf(req), parseDigestSegment(param(req, "digest")))))
+  .all("/v2/_catalog", only(["GET"], (_req, ctx) => (ctx.access.require(null, "read"), listRepositories(ctx))))
+  .all("/v2/:name+/tags/list", only(["GET"], (req, ctx) => listTags(ctx, readable(req, ctx))))
+  .all("/v2/:name+/referrers/:digest", only(["GET"], (req, ctx) => listReferrers(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest")))))
   .all("/v2/:name+/manifests/:reference", manifests)
-  .all("/v2/:name+/blobs/uploads", only(["POST"], (req, ctx) => startUpload(ctx, repoOf(req), req)))
+  .all("/v2/:name+/blobs/uploads", only(["POST"], (req, ctx) => startUpload(ctx, writable(req, ctx), req)))
   .all("/v2/:name+/blobs/uploads/:uuid", uploadSession)
   .all("/v2/:name+/blobs/:digest", blobs);
 

@@ -5,8 +5,26 @@ import type { Config } from "../config";
 import type { Storage } from "../storage";
 import type { UploadSessionRpc } from "../uploads/protocol";
 
+/** What a caller may be allowed to do to a repository (zot's actions; Docker's push = create + update). */
+export type Action = "read" | "create" | "update" | "delete";
+
+/** The access decisions for the current caller, bound by the router (http/auth decides; handlers ask). */
+export interface AccessGuard {
+  /** GET /v2/: throws the login challenge when the mode needs credentials. */
+  requireBase(): void;
+  /** Throws UNAUTHORIZED (with a challenge) or DENIED unless the caller may; repo null = the catalog. */
+  require(repo: string | null, action: Action): void;
+  /** Like require, as a boolean. */
+  may(repo: string, action: Action): boolean;
+  /** Whether the repository shows in the caller's catalog. */
+  canRead(repo: string): boolean;
+  /** True when anyone may read any repository, so a blob found anywhere may be mounted (mount without `from`). */
+  readonly readsEverything: boolean;
+}
+
 export interface RegistryContext {
   cfg: Config;
+  access: AccessGuard;
   storage: Storage;
   /** Returns the RPC stub of an upload session's Durable Object. */
   session(repo: string, uuid: string): UploadSessionRpc;

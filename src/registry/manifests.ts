@@ -56,6 +56,11 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   await checkReferences(ctx, repo, manifest);
 
   const { manifests, referrers, tags } = ctx.storage;
+  if (ref.kind === "tag" && !ctx.access.may(repo, "update")) {
+    // Moving an existing tag is an update (zot's distinction); a new tag or the same target is a create.
+    const current = await tags.resolve(repo, ref.tag);
+    if (current && formatDigest(current) !== formatDigest(digest)) ctx.access.require(repo, "update");
+  }
   await manifests.put(repo, digest, bytes, manifest.mediaType);
   const headers: Record<string, string> = {
     Location: `/v2/${repo}/manifests/${formatDigest(digest)}`,

@@ -71,15 +71,20 @@ export async function cancelUpload(ctx: RegistryContext, repo: string, uuid: str
 
 /**
  * Cross-repository mount: 201 when the blob can be linked without an upload. With `from`, the blob must be in
- * that repository; without it (the spec allows it), anywhere in the registry. Otherwise the caller opens a session.
+ * that repository and the caller must be able to read it; without `from` (the spec allows it), anywhere in the
+ * registry, when every repository is readable by everyone. Otherwise the caller gets a session (202).
  */
 async function tryMount(ctx: RegistryContext, repo: string, digest: Digest, from: string | null): Promise<Response | null> {
   const { blobs } = ctx.storage;
   let found: boolean;
   if (from !== null && from !== "") {
     const source = validateRepositoryName(from);
+    // A source the caller may not read is treated as not having the blob: the client simply uploads it.
+    if (!ctx.access.may(source, "read")) return null;
     found = (await blobs.statInRepository(source, digest)) !== null;
   } else {
+    // Without `from` the blob may come from any repository: only when nothing is private.
+    if (!ctx.access.readsEverything) return null;
     found = (await blobs.stat(digest)) !== null;
   }
   if (!found) return null;

@@ -3,8 +3,8 @@
 // validation of the JSON, and the per-mode defaults of policyAllows.
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config";
-import { compileGlob, parseAccessControl, policyAllows } from "../../src/auth/access";
-import type { Action } from "../../src/auth/scope";
+import { compileGlob, parseAccessControl, policyAllows } from "../../src/http/auth/access";
+import type { Action } from "../../src/http/auth/scope";
 
 describe("compileGlob", () => {
   const m = (pattern: string, repo: string) => compileGlob(pattern)(repo);

@@ -2,7 +2,7 @@
 // defaults, durations, and that errors name the setting without echoing a secret.
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, type Env } from "../../src/config";
-import { parseAuthConfig } from "../../src/auth/config";
+import { parseAuthConfig } from "../../src/config/auth";
 import { ecKeyPem, fixture, htpasswd } from "./auth-helpers";
 
 let KEY = "";

@@ -4,9 +4,9 @@
 // an external issuer's tokens, catalog filtering, the unset and none modes — and no secret in an error body.
 import type { webcrypto } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Auth, parseAuthConfig, type Identity } from "../../src/auth/index";
-import type { AuthConfig } from "../../src/auth/config";
-import type { Action } from "../../src/auth/scope";
+import { Auth, parseAuthConfig, type Identity } from "../../src/http/auth/index";
+import type { AuthConfig } from "../../src/config/auth";
+import type { Action } from "../../src/http/auth/scope";
 import { errorResponse } from "../../src/http/respond";
 import { OciError } from "../../src/oci/errors";
 import { basic, decodeClaims, ecKeyPem, fixture, htpasswd, importPrivate, rawJwt, recordingSleep } from "./auth-helpers";

@@ -5,7 +5,7 @@ import type { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import bcrypt from "bcryptjs";
-import { b64url } from "../../src/auth/keys";
+import { b64url } from "../../src/http/auth/keys";
 
 export const fixture = (name: string): string =>
   readFileSync(fileURLToPath(new URL(`../fixtures/auth/${name}`, import.meta.url)), "utf8");

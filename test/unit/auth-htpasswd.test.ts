@@ -3,7 +3,7 @@
 import bcrypt from "bcryptjs";
 import { describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../src/config";
-import { parseBasic, parseHtpasswd, PasswordVerifier } from "../../src/auth/htpasswd";
+import { parseBasic, parseHtpasswd, PasswordVerifier } from "../../src/http/auth/htpasswd";
 import { htpasswd } from "./auth-helpers";
 
 const S = "REGISTRY_AUTH_HTPASSWD";

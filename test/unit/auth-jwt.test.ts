@@ -5,7 +5,7 @@
 import type { webcrypto } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config";
-import { JwtError, peekIssuer, signJwt, verifyJwt } from "../../src/auth/jwt";
+import { JwtError, peekIssuer, signJwt, verifyJwt } from "../../src/http/auth/jwt";
 import {
   certificateSpki,
   libtrustKeyId,
@@ -17,7 +17,7 @@ import {
   thumbprint,
   type LoadedSigningKey,
   type TrustedKey,
-} from "../../src/auth/keys";
+} from "../../src/http/auth/keys";
 import { ecKeyPem, fixture, hs256Jwt, importPrivate, rawJwt, rsaKeyPem } from "./auth-helpers";
 
 const NOW = 1_700_000_000_000;

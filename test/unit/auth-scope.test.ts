@@ -12,7 +12,7 @@ import {
   policyActionsFor,
   readAccessClaim,
   type Action,
-} from "../../src/auth/scope";
+} from "../../src/http/auth/scope";
 
 function fails(raw: string, code: string): void {
   try {

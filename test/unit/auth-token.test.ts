@@ -3,8 +3,8 @@
 // asked, refresh tokens bound to the user's htpasswd entry, failed logins answered 401 after the fail delay
 // (recorded, not waited for), and no secret ever in an error body.
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { parseAuthConfig, type AuthConfig } from "../../src/auth/config";
-import { handleTokenRequest } from "../../src/auth/token-endpoint";
+import { parseAuthConfig, type AuthConfig } from "../../src/config/auth";
+import { handleTokenRequest } from "../../src/http/auth/token-endpoint";
 import { basic, decodeClaims, ecKeyPem, htpasswd, recordingSleep, rsaKeyPem } from "./auth-helpers";
 
 const NOW = 1_700_000_000_000;

@@ -4,7 +4,7 @@
 // validated once at startup (a typo must fail loudly, not silently deny or allow); evaluation is a pure
 // function of (user, groups, repository, action), as zot defines it: the longest matching pattern decides.
 
-import { ConfigError } from "../config";
+import { ConfigError } from "../../config/values";
 import { ACTIONS, type Action } from "./scope";
 
 const SETTING = "REGISTRY_ACCESSCONTROL";

@@ -6,7 +6,7 @@
 // cost-10 bcrypt is ~75 ms of CPU.
 
 import bcrypt from "bcryptjs";
-import { ConfigError } from "../config";
+import { ConfigError } from "../../config/values";
 
 /** `$2a$`, `$2b$`, `$2y$` (PHP/Apache's name for the same thing); cost, then 22 salt + 31 hash characters. */
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;

@@ -10,17 +10,17 @@
 // anonymous callers). `unset` (no REGISTRY_AUTH) serves reads and refuses writes, saying why.
 // Nothing here logs a credential, a token or an Authorization header.
 
-import { OciError } from "../oci/errors";
+import { OciError } from "../../oci/errors";
 import { policyAllows } from "./access";
-import type { AuthConfig } from "./config";
+import type { AuthConfig } from "../../config/auth";
 import { parseBasic } from "./htpasswd";
 import { JwtError, peekIssuer, verifyJwt } from "./jwt";
 import type { TrustedKey } from "./keys";
 import { challengeScope, dockerActionFor, grantsCover, readAccessClaim, type Access, type Action } from "./scope";
 import { handleTokenRequest, realSleep, runtimeFor, serviceFor, type AuthRuntime, type Sleep } from "./token-endpoint";
 
-export type { AuthConfig } from "./config";
-export { parseAuthConfig } from "./config";
+export type { AuthConfig } from "../../config/auth";
+export { parseAuthConfig } from "../../config/auth";
 export type { Access, Action } from "./scope";
 
 export interface Identity {

@@ -4,7 +4,7 @@
 // WebCrypto imports). Parsing is synchronous (startup validation); importing is asynchronous (on first use,
 // then cached).
 
-import { ConfigError } from "../config";
+import { ConfigError } from "../../config/values";
 import { b64url, certificateSpki, fromB64url, pemBlocks, pkcs8Type, type KeyType } from "./der";
 
 export { b64url, certificateSpki, fromB64url } from "./der";

@@ -4,8 +4,8 @@
 // delete). Names are checked with the registry's own grammar, so a token can never name a path that the
 // router would refuse.
 
-import { OciError } from "../oci/errors";
-import { validateRepositoryName } from "../oci/names";
+import { OciError } from "../../oci/errors";
+import { validateRepositoryName } from "../../oci/names";
 
 /** A policy action, as zot's accessControl spells them. */
 export type Action = "read" | "create" | "update" | "delete";

@@ -5,12 +5,12 @@
 // fail delay. Also holds the per-configuration runtime state (imported keys, password cache) that the
 // registry's bearer-token check shares.
 
-import { ConfigError } from "../config";
-import { errorResponse } from "../http/respond";
-import { timingSafeEqual } from "../oci/digest";
-import { OciError } from "../oci/errors";
+import { ConfigError } from "../../config/values";
+import { errorResponse } from "../respond";
+import { timingSafeEqual } from "../../oci/digest";
+import { OciError } from "../../oci/errors";
 import { policyAllows } from "./access";
-import type { AuthConfig } from "./config";
+import type { AuthConfig } from "../../config/auth";
 import { parseBasic, PasswordVerifier } from "./htpasswd";
 import { JwtError, newJti, signJwt, verifyJwt } from "./jwt";
 import { b64url, loadSigningKey, loadTrustedKeys, type LoadedSigningKey, type TrustedKey } from "./keys";

@@ -1,0 +1,40 @@
+// The README's configuration examples must be accepted by the real parser: a documented example that does not
+// parse is a broken promise to every user who copies it.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config";
+import { policyAllows } from "../../src/http/auth/access";
+
+const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+
+describe("README examples", () => {
+  it("the access-control example parses, and grants what the text says", () => {
+    const m = /REGISTRY_ACCESSCONTROL = '''\n([\s\S]*?)\n'''/.exec(readme);
+    expect(m, "access-control example in README").not.toBeNull();
+    const cfg = parseConfig({
+      REGISTRY_STORAGE_S3_BUCKET: "my-registry",
+      REGISTRY_STORAGE_S3_REGION: "us-east-1",
+      REGISTRY_STORAGE_S3_ACCESSKEY: "k",
+      REGISTRY_STORAGE_S3_SECRETKEY: "s",
+      REGISTRY_AUTH: "htpasswd",
+      REGISTRY_AUTH_HTPASSWD: `alice:$2y$05$${"a".repeat(53)}\nbob:$2y$05$${"b".repeat(53)}`,
+      REGISTRY_ACCESSCONTROL: (m as RegExpExecArray)[1],
+    });
+    const access = cfg.auth.access;
+    expect(access).not.toBeNull();
+    if (!access) return;
+    const may = (user: string | null, repo: string, action: "read" | "create" | "update" | "delete") =>
+      policyAllows("htpasswd", access, user, access.groupsOf(user), repo, action);
+    // The team pushes to team/*; others may only read there; anonymous callers may not.
+    expect(may("bob", "team/app", "create")).toBe(true);
+    expect(may("bob", "team/app", "delete")).toBe(true);
+    expect(may("carol", "team/app", "create")).toBe(false);
+    expect(may("carol", "team/app", "read")).toBe(true);
+    expect(may(null, "team/app", "read")).toBe(false);
+    // Anonymous pull of public/**, push there only for alice (and the admin policy).
+    expect(may(null, "public/tools/x", "read")).toBe(true);
+    expect(may(null, "public/tools/x", "create")).toBe(false);
+    expect(may("alice", "public/tools/x", "create")).toBe(true);
+    expect(may("bob", "public/tools/x", "create")).toBe(false);
+  });
+});
