@@ -3,7 +3,7 @@
 # usage: scripts/install-deps.sh [GROUP...]     (no GROUP = "swift skopeo")
 #   swift      OpenStack Swift + s3api: the local S3 server (plus curl, used for its health check)
 #   skopeo     registry client used by the end-to-end tests
-#   clients    podman buildah docker.io (other registry clients)
+#   clients    podman buildah docker.io tini (other registry clients; tini-static runs in test images)
 #   reference  docker-registry (CNCF Distribution, the reference implementation)
 #   bench      hey (HTTP load generator)
 #   all        every group above
@@ -17,7 +17,7 @@ group_spec() {
   case "$1" in
     swift) echo "swift-ring-builder swift-proxy-server swift-object-server swift-container-server swift-account-server curl python3|swift swift-proxy swift-account swift-container swift-object curl python3|--no-install-recommends" ;;
     skopeo) echo "skopeo|skopeo|" ;;
-    clients) echo "podman buildah dockerd docker|podman buildah docker.io|" ;;
+    clients) echo "podman buildah dockerd docker tini-static|podman buildah docker.io tini|" ;;
     reference) echo "docker-registry|docker-registry|" ;;
     bench) echo "hey|hey|" ;;
     *) return 1 ;;
@@ -80,6 +80,15 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 echo "install-deps: installing missing tools: ${missing_cmds[*]}" >&2
+# docker.io and docker-registry start their packaged services from postinst (invoke-rc.d) where the machine
+# allows it: a system dockerd on /var/run/docker.sock with iptables, and a registry on :5000 on every interface.
+# The tests run their own daemons on private sockets and 127.0.0.1 ports, so forbid service starts for the
+# duration of this install when the machine has no policy of its own (Debian's convention: exit 101 = deny).
+if [[ " ${plain_pkgs[*]-} " =~ \ (docker\.io|docker-registry)\  ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\n# temporary, written by scripts/install-deps.sh: no service starts during apt-get install\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 export DEBIAN_FRONTEND=noninteractive
 # One `apt-get update` per run: a fresh container has empty package lists.
 apt-get update -q >&2
