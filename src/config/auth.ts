@@ -7,7 +7,7 @@
 // A Worker deployed without REGISTRY_AUTH is not silently open: it serves reads and refuses every write with a
 // message telling the operator to choose a mode ("unset").
 
-import { ConfigError, parseGoDuration, type Env } from "./values";
+import { ConfigError, SECOND, read, readDuration, type Env } from "./values";
 import { parseAccessControl, type AccessPolicy } from "../http/auth/access";
 import { parseHtpasswd } from "../http/auth/htpasswd";
 import { parseCertBundle, parseJwks, parsePrivateKey, type PrivateKeySpec, type PublicKeySpec } from "../http/auth/keys";
@@ -45,18 +45,6 @@ export interface AuthConfig {
   access: AccessPolicy | null;
 }
 
-const SECOND = 1000;
-
-/** A setting as a string (blank = unset); only its type is reported when it is something else. */
-function read(env: Env, name: string): string | undefined {
-  const v = env[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  if (typeof v !== "string") throw new ConfigError(name, `must be a string, got ${Array.isArray(v) ? "array" : typeof v}`);
-  const t = v.trim();
-  return t === "" ? undefined : t;
-}
-
 /** A value that goes inside a quoted header parameter: printable, no quote or backslash, not too long. */
 function readToken(env: Env, name: string): string | undefined {
   const s = read(env, name);
@@ -79,25 +67,6 @@ function readRealm(env: Env, name: string): string | undefined {
   if (u.protocol !== "https:" && u.protocol !== "http:") throw new ConfigError(name, "must be an http or https URL");
   if (u.username !== "" || u.password !== "") throw new ConfigError(name, "must not contain credentials");
   return s;
-}
-
-/** Go duration or whole seconds, within bounds, in ms. */
-function readDuration(env: Env, name: string, fallbackMs: number, minMs: number, maxMs: number, bounds: string, wholeSeconds: boolean): number {
-  const s = read(env, name);
-  if (s === undefined) return fallbackMs;
-  let ms: number;
-  if (/^\d+$/.test(s)) {
-    ms = Number(s) * SECOND;
-  } else {
-    try {
-      ms = parseGoDuration(s);
-    } catch (e) {
-      throw new ConfigError(name, `${e instanceof Error ? e.message : String(e)} (use a Go duration like 5m or 1h, or whole seconds)`);
-    }
-  }
-  if (!(ms >= minMs && ms <= maxMs)) throw new ConfigError(name, `must be ${bounds}, got ${JSON.stringify(s)}`);
-  if (wholeSeconds && ms % SECOND !== 0) throw new ConfigError(name, "must be a whole number of seconds");
-  return ms;
 }
 
 const MODES = ["none", "htpasswd", "token"] as const;

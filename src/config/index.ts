@@ -5,7 +5,7 @@
 
 import { parseAuthConfig, type AuthConfig } from "./auth";
 import { parseS3, type S3Config } from "./storage";
-import { ConfigError, DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./values";
+import { DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./values";
 
 export { ConfigError, parseGoDuration, type Env } from "./values";
 export type { S3Config } from "./storage";
@@ -33,11 +33,8 @@ export interface Config {
 /** Parses and validates every setting; throws ConfigError for the first bad one. */
 export function parseConfig(env: Env): Config {
   const s3 = parseS3(env);
-  const expiryMs = readDuration(env, "BERTH_REDIRECT_EXPIRY", 20 * 60 * SECOND, SECOND, 7 * DAY, "between 1s and 7 days (168h)");
-  if (expiryMs % SECOND !== 0) {
-    // Presigned URLs take X-Amz-Expires in whole seconds.
-    throw new ConfigError("BERTH_REDIRECT_EXPIRY", "must be a whole number of seconds");
-  }
+  // Presigned URLs take X-Amz-Expires in whole seconds.
+  const expiryMs = readDuration(env, "BERTH_REDIRECT_EXPIRY", 20 * 60 * SECOND, SECOND, 7 * DAY, "between 1s and 7 days (168h)", true);
   const purgeAge = readDuration(
     env,
     "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE",

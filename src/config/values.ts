@@ -89,8 +89,16 @@ export function readSecret(env: Env, name: string): string {
   return s;
 }
 
-/** Go duration or plain whole seconds → ms, within [minMs, maxMs]. */
-export function readDuration(env: Env, name: string, fallbackMs: number, minMs: number, maxMs: number, bounds: string): number {
+/** Go duration or plain whole seconds → ms, within [minMs, maxMs] (and whole seconds when asked). */
+export function readDuration(
+  env: Env,
+  name: string,
+  fallbackMs: number,
+  minMs: number,
+  maxMs: number,
+  bounds: string,
+  wholeSeconds = false,
+): number {
   const s = read(env, name);
   if (s === undefined) return fallbackMs;
   let ms: number;
@@ -104,6 +112,7 @@ export function readDuration(env: Env, name: string, fallbackMs: number, minMs: 
     }
   }
   if (!(ms >= minMs && ms <= maxMs)) throw new ConfigError(name, `must be ${bounds}, got ${show(s)}`);
+  if (wholeSeconds && ms % 1000 !== 0) throw new ConfigError(name, "must be a whole number of seconds");
   return ms;
 }
 

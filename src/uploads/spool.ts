@@ -7,6 +7,8 @@
 // Bytes are stored in slices of at most SLICE bytes (a value is capped at 2 MB on SQLite-backed objects),
 // under keys that sort in upload order. Memory stays at one slice whatever the upload's size.
 
+import { forEachBlock } from "./blocks";
+
 const SLICE = 1 << 20;
 const KEY_PREFIX = "s:";
 
@@ -33,47 +35,15 @@ export class Spool {
     slices: number,
     onSlice: (bytes: Uint8Array) => Promise<void>,
   ): Promise<AppendResult> {
-    let buf = new Uint8Array(SLICE);
-    let fill = 0;
-    let bytes = 0;
     let n = slices;
-    const flush = async (): Promise<void> => {
-      if (fill === 0) return;
-      const slice = fill === SLICE ? buf : buf.slice(0, fill);
+    const store = async (slice: Uint8Array): Promise<void> => {
       await this.storage.put(sliceKey(n), slice);
       n++;
       await onSlice(slice);
-      bytes += fill;
-      buf = new Uint8Array(SLICE);
-      fill = 0;
     };
-    const reader = body.getReader();
-    let bodyError: unknown;
-    try {
-      for (;;) {
-        let chunk;
-        try {
-          chunk = await reader.read();
-        } catch (e) {
-          bodyError = e;
-          break;
-        }
-        if (chunk.done) break;
-        const value = chunk.value;
-        let off = 0;
-        while (off < value.byteLength) {
-          const k = Math.min(SLICE - fill, value.byteLength - off);
-          buf.set(value.subarray(off, off + k), fill);
-          fill += k;
-          off += k;
-          if (fill === SLICE) await flush();
-        }
-      }
-      await flush();
-    } finally {
-      reader.releaseLock();
-    }
-    return { bytes, slices: n, bodyError };
+    const res = await forEachBlock(body, SLICE, store);
+    if (res.tail.byteLength > 0) await store(res.tail.slice());
+    return { bytes: res.bytesRead, slices: n, bodyError: res.bodyError };
   }
 
   /** The spooled bytes in order, read a few slices at a time. */
