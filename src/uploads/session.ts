@@ -100,7 +100,7 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
     if (!this.hash && st.offset === 0) this.hash = newRunningHash();
     const hash = this.hash;
     try {
-      const res = await this.spool.append(chunk.body, st.slices, async (slice) => {
+      const res = await this.spool.append(chunk.body, st.slices, st.offset, async (slice) => {
         await hash?.update(slice);
       });
       st.offset += res.bytes;

@@ -7,9 +7,12 @@
 // Bytes are stored in slices of at most SLICE bytes (a value is capped at 2 MB on SQLite-backed objects),
 // under keys that sort in upload order. Memory stays at one slice whatever the upload's size.
 
+import { OciError } from "../oci/errors";
 import { forEachBlock } from "./blocks";
 
 const SLICE = 1 << 20;
+/** Durable Object storage holds 10 GB per object; keep clear of it so the session's own state always fits. */
+export const MAX_SPOOL_BYTES = 9 * 1024 ** 3;
 const KEY_PREFIX = "s:";
 
 function sliceKey(i: number): string {
@@ -27,16 +30,22 @@ export class Spool {
   constructor(private readonly storage: DurableObjectStorage) {}
 
   /**
-   * Appends a body after `slices` existing slices. `onSlice` sees each stored slice in order (hashing).
+   * Appends a body after `slices` existing slices holding `already` bytes. `onSlice` sees each stored slice in order (hashing).
    * Throws only when storage fails; a broken client body is reported in the result.
    */
   async append(
     body: ReadableStream<Uint8Array>,
     slices: number,
+    already: number,
     onSlice: (bytes: Uint8Array) => Promise<void>,
   ): Promise<AppendResult> {
     let n = slices;
+    let total = already;
     const store = async (slice: Uint8Array): Promise<void> => {
+      total += slice.byteLength;
+      if (total > MAX_SPOOL_BYTES) {
+        throw new OciError("SIZE_INVALID", `an upload session holds at most ${MAX_SPOOL_BYTES} bytes; push larger blobs in one request (PUT with the digest)`, { status: 413 });
+      }
       await this.storage.put(sliceKey(n), slice);
       n++;
       await onSlice(slice);
