@@ -69,6 +69,15 @@ describe("htpasswd mode", () => {
     }
   });
 
+  it("`Basic Og==` (containers/image's empty credentials) is anonymous; a user with an empty password is a failed login", async () => {
+    calls.length = 0;
+    expect(await auth.authenticate(req(basic("", "")), URL_)).toEqual({ user: null, groups: [], grants: null, via: "anonymous" });
+    expect(calls).toEqual([]);
+    const r = await refusal(() => auth.authenticate(req(basic("dave", "")), URL_));
+    expect([r.status, r.code]).toEqual([401, "UNAUTHORIZED"]);
+    expect(calls).toEqual([1000]);
+  });
+
   it("authenticated: allowed where the policy says, 403 DENIED elsewhere", async () => {
     const mallory = await auth.authenticate(req(basic("mallory", "mallory-pw")), URL_);
     expect(mallory).toMatchObject({ user: "mallory", grants: null, via: "basic" });

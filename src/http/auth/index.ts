@@ -59,6 +59,10 @@ export class Auth {
     if (header === null || this.cfg.mode === "none" || this.cfg.mode === "unset") return ANONYMOUS;
     if (this.cfg.mode === "htpasswd") {
       const creds = parseBasic(header);
+      // skopeo, podman and buildah (containers/image) answer a Basic challenge without credentials with
+      // `Basic Og==` (empty user and password): that names nobody, so it is an anonymous caller, or their
+      // anonymous pulls of public repositories would fail as a wrong login (found by test/e2e/auth-clients).
+      if (creds !== null && creds.user === "" && creds.password === "") return ANONYMOUS;
       if (creds === null || !(await this.rt.passwords.verify(creds.user, creds.password, this.now()))) {
         await this.sleep(this.cfg.failDelayMs);
         throw this.unauthorized("authentication failed", url);
