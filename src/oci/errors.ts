@@ -82,7 +82,3 @@ export class OciError extends Error {
     return new OciError(v.code, v.message, { status: v.status, detail: v.detail, headers: v.headers ?? {} });
   }
 }
-
-export function isOciError(e: unknown): e is OciError {
-  return e instanceof OciError;
-}

@@ -2,7 +2,7 @@
 // descriptor, under `_berth/referrers/` where Distribution never looks. One object per pair means two
 // pushes of different referrers never race on a shared index file.
 
-import { formatDigest, type Digest } from "../oci/digest";
+import type { Digest } from "../oci/digest";
 import type { Layout } from "./layout";
 import { mapLimit } from "./limit";
 import type { S3Client } from "./s3/client";
@@ -54,8 +54,4 @@ export class ReferrerStore {
     });
     return found.filter((d): d is ReferrerDescriptor => d !== null).sort((a, b) => (a.digest < b.digest ? -1 : 1));
   }
-}
-
-export function descriptorKeyOf(d: Digest): string {
-  return formatDigest(d);
 }
