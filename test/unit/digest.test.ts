@@ -2,21 +2,13 @@
 import { describe, expect, it } from "vitest";
 import { OciError } from "../../src/oci/errors";
 import { digestBytes, formatDigest, hexOf, isValidDigest, parseDigest, timingSafeEqual } from "../../src/oci/digest";
+import { caught } from "./oci-error";
 
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 const EMPTY_SHA512 =
   "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
 
-function caught(fn: () => unknown): OciError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OciError);
-    return e as OciError;
-  }
-  throw new Error("expected an OciError, nothing was thrown");
-}
 
 describe("parseDigest", () => {
   it("parses sha256 and sha512 and formats them back", () => {

@@ -21,6 +21,7 @@ import {
   isSchema1MediaType,
   normalizeMediaType,
 } from "../../src/oci/media-types";
+import { caught } from "./oci-error";
 
 const D1 = `sha256:${"1".repeat(64)}`;
 const D2 = `sha256:${"2".repeat(64)}`;
@@ -46,15 +47,6 @@ function index(extra: Record<string, unknown> = {}): Record<string, unknown> {
   };
 }
 
-function caught(fn: () => unknown): OciError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OciError);
-    return e as OciError;
-  }
-  throw new Error("expected an OciError, nothing was thrown");
-}
 
 function invalid(body: unknown, contentType: string | null, why: RegExp, code = "MANIFEST_INVALID"): void {
   const e = caught(() => parseManifest(body instanceof Uint8Array ? body : bytes(body), contentType));

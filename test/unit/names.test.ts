@@ -9,18 +9,10 @@ import {
   validateRepositoryName,
   validateTag,
 } from "../../src/oci/names";
+import { caught } from "./oci-error";
 
 const HEX64 = "a".repeat(64);
 
-function caught(fn: () => unknown): OciError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OciError);
-    return e as OciError;
-  }
-  throw new Error("expected an OciError, nothing was thrown");
-}
 
 describe("validateRepositoryName", () => {
   it.each([

@@ -8,16 +8,8 @@ import {
   parseContentRange,
   parseRangeHeader,
 } from "../../src/oci/range";
+import { caught } from "./oci-error";
 
-function caught(fn: () => unknown): OciError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OciError);
-    return e as OciError;
-  }
-  throw new Error("expected an OciError, nothing was thrown");
-}
 
 describe("parseContentRange", () => {
   it.each([
