@@ -8,7 +8,7 @@ import path from "node:path";
 import { inject } from "vitest";
 import type {} from "./global-setup.js"; // brings the ProvidedContext["s3"] declaration into scope
 import { freePort } from "./ports.js";
-import { PROJECT_ROOT } from "./tools.js";
+import { PROJECT_ROOT, watchChild } from "./tools.js";
 
 export interface Berth {
   /** Base URL, e.g. http://127.0.0.1:23456 (no trailing slash). */
@@ -157,35 +157,19 @@ export async function startBerth(vars: Record<string, string> = {}): Promise<Ber
   });
   live.set(child, tmp);
 
-  let log = "";
-  const append = (chunk: string) => {
-    for (const s of secrets) chunk = chunk.split(s).join("***");
-    log += chunk;
-    if (log.length > LOG_LIMIT * 1.5) log = log.slice(log.length - LOG_LIMIT);
-  };
-  child.stdout?.setEncoding("utf8").on("data", append);
-  child.stderr?.setEncoding("utf8").on("data", append);
-  const logs = () => (log.length > LOG_LIMIT ? log.slice(log.length - LOG_LIMIT) : log);
-
-  let exited = false;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once("exit", (code, signal) => {
-      exited = true;
-      append(`\n[harness] wrangler exited (code ${code}, signal ${signal})\n`);
-      resolve();
-    });
-  });
-  child.once("error", (e) => append(`\n[harness] spawn error: ${e.message}\n`));
+  const watch = watchChild(child, "wrangler", secrets, LOG_LIMIT);
+  const logs = watch.logs;
+  const exitPromise = watch.exit;
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       const pid = child.pid;
-      if (!exited) killGroup(child, "SIGTERM");
+      if (!watch.exited) killGroup(child, "SIGTERM");
       const deadline = Date.now() + STOP_TIMEOUT_MS;
       // Wait for wrangler and every process of its group (workerd holds the port), SIGKILL when slow.
-      while (pid !== undefined && (!exited || groupAlive(pid)) && Date.now() < deadline) await sleep(50);
-      if (pid !== undefined && (!exited || groupAlive(pid))) {
+      while (pid !== undefined && (!watch.exited || groupAlive(pid)) && Date.now() < deadline) await sleep(50);
+      if (pid !== undefined && (!watch.exited || groupAlive(pid))) {
         killGroup(child, "SIGKILL");
         await Promise.race([exitPromise, sleep(2000)]);
         const killDeadline = Date.now() + 3000;
@@ -200,7 +184,7 @@ export async function startBerth(vars: Record<string, string> = {}): Promise<Ber
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (exited) {
+    if (watch.exited) {
       await stop();
       throw new Error(`wrangler dev exited before answering GET /v2/\n${logs()}`);
     }

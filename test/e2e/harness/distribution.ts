@@ -11,7 +11,7 @@ import path from "node:path";
 import { inject } from "vitest";
 import type {} from "./global-setup.js"; // brings the ProvidedContext["s3"] declaration into scope
 import { freePort } from "./ports.js";
-import { run, type RunResult } from "./tools.js";
+import { run, watchChild, type RunResult } from "./tools.js";
 
 export interface Distribution {
   /** Base URL, e.g. http://127.0.0.1:23456 (no trailing slash). */
@@ -125,37 +125,16 @@ export async function startDistribution(opts: DistributionOptions): Promise<Dist
 async function launch(port: number, configPath: string, tmp: string, secrets: string[]): Promise<Distribution> {
   const child = spawn(BINARY, ["serve", configPath], { env: distributionEnv(), stdio: ["ignore", "pipe", "pipe"] });
   live.set(child, tmp);
-  let log = "";
-  const append = (chunk: string) => {
-    for (const s of secrets) chunk = chunk.split(s).join("***");
-    log += chunk;
-    if (log.length > LOG_LIMIT * 1.5) log = log.slice(log.length - LOG_LIMIT);
-  };
-  child.stdout?.setEncoding("utf8").on("data", append);
-  child.stderr?.setEncoding("utf8").on("data", append);
-  const logs = () => (log.length > LOG_LIMIT ? log.slice(log.length - LOG_LIMIT) : log);
-
-  let exited = false;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once("exit", (code, signal) => {
-      exited = true;
-      append(`\n[harness] docker-registry exited (code ${code}, signal ${signal})\n`);
-      resolve();
-    });
-  });
-  let spawnError: string | undefined;
-  child.once("error", (e) => {
-    spawnError = e.message;
-    exited = true;
-    append(`\n[harness] spawn error: ${e.message}\n`);
-  });
+  const watch = watchChild(child, "docker-registry", secrets, LOG_LIMIT);
+  const logs = watch.logs;
+  const exitPromise = watch.exit;
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      if (!exited) child.kill("SIGTERM");
+      if (!watch.exited) child.kill("SIGTERM");
       await Promise.race([exitPromise, sleep(STOP_TIMEOUT_MS)]);
-      if (!exited && !spawnError) {
+      if (!watch.exited && !watch.spawnError) {
         child.kill("SIGKILL");
         await Promise.race([exitPromise, sleep(2000)]);
       }
@@ -169,9 +148,9 @@ async function launch(port: number, configPath: string, tmp: string, secrets: st
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastStatus = "no answer";
   for (;;) {
-    if (exited) {
+    if (watch.exited) {
       await stop();
-      throw new Error(`docker-registry serve exited before GET /v2/ answered 200${spawnError ? ` (${spawnError})` : ""}\n${logs()}`);
+      throw new Error(`docker-registry serve exited before GET /v2/ answered 200${watch.spawnError ? ` (${watch.spawnError})` : ""}\n${logs()}`);
     }
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });

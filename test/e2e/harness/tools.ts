@@ -1,6 +1,6 @@
 // Helpers for e2e tests that drive real command-line tools (skopeo, python3 mkoci.py, ...):
 // bounded child processes without a shell, hand-made OCI layouts, file digests.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import path from "node:path";
@@ -123,4 +123,51 @@ export function sha256File(file: string): Promise<string> {
       .on("data", (c) => h.update(c))
       .on("end", () => resolve(h.digest("hex")));
   });
+}
+
+export interface WatchedChild {
+  /** The last `limit` characters of the child's stdout and stderr, secrets masked. */
+  logs(): string;
+  readonly exited: boolean;
+  /** Why the child could not be started, if it could not. */
+  readonly spawnError: string | undefined;
+  /** Settles when the child has exited (or could not start). */
+  exit: Promise<void>;
+}
+
+/** Collects a long-running child's output (bounded, secrets masked) and tracks its exit. */
+export function watchChild(child: ChildProcess, name: string, secrets: readonly string[], limit = 200_000): WatchedChild {
+  let log = "";
+  let exited = false;
+  let spawnError: string | undefined;
+  const append = (chunk: string) => {
+    for (const s of secrets) chunk = chunk.split(s).join("***");
+    log += chunk;
+    if (log.length > limit * 1.5) log = log.slice(log.length - limit);
+  };
+  child.stdout?.setEncoding("utf8").on("data", append);
+  child.stderr?.setEncoding("utf8").on("data", append);
+  const exit = new Promise<void>((resolve) => {
+    child.once("exit", (code, signal) => {
+      exited = true;
+      append(`\n[harness] ${name} exited (code ${code}, signal ${signal})\n`);
+      resolve();
+    });
+    child.once("error", (e) => {
+      spawnError = e.message;
+      exited = true;
+      append(`\n[harness] ${name}: spawn error: ${e.message}\n`);
+      resolve();
+    });
+  });
+  return {
+    logs: () => (log.length > limit ? log.slice(log.length - limit) : log),
+    get exited() {
+      return exited;
+    },
+    get spawnError() {
+      return spawnError;
+    },
+    exit,
+  };
 }
