@@ -20,7 +20,7 @@ if [ ! -x node_modules/.bin/node ]; then
 fi
 
 # Types first: a type error fails the run before any server starts.
-tsc --noEmit -p . && tsc --noEmit -p test && tsc --noEmit -p bin
+tsc --noEmit -p . && tsc --noEmit -p test && tsc --noEmit -p bin && tsc --noEmit -p bench
 
 REPORT=test-results/vitest.json
 mkdir -p test-results

@@ -1,0 +1,128 @@
+// Starts CNCF Distribution 2.8 (Debian's `docker-registry serve`) for the benchmark: 127.0.0.1 only, a config
+// written to a temp dir, S3 driver on the counting proxy's port, same bucket as Berth, its own rootdirectory,
+// redirects on, chunksize 10 MiB (its default), in-memory blob descriptor cache (the packaged default),
+// upload purging and the access log off (no background S3 walks, no per-request logging during measurements).
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { freePortBlock, onCleanup, sleep, stopGroup, waitPortFree } from "./proc.ts";
+
+export interface Distribution {
+  url: string;
+  /** docker-registry's PID (changes on restart). */
+  pid(): number;
+  logs(): string;
+  /** Stops it and starts it again with the same config (same port, fresh in-memory cache). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DistributionOptions {
+  s3: { endpoint: string; region: string; bucket: string; accessKey: string; secretKey: string };
+  rootdirectory: string;
+  chunkSize?: number;
+}
+
+const q = (s: string) => JSON.stringify(s); // JSON strings are valid YAML scalars
+
+function config(port: number, o: DistributionOptions): string {
+  return [
+    "version: 0.1",
+    "log:",
+    "  level: warn",
+    "  accesslog: {disabled: true}",
+    "  fields: {service: registry}",
+    "storage:",
+    "  s3:",
+    `    accesskey: ${q(o.s3.accessKey)}`,
+    `    secretkey: ${q(o.s3.secretKey)}`,
+    `    region: ${q(o.s3.region)}`,
+    `    regionendpoint: ${q(o.s3.endpoint)}`,
+    `    bucket: ${q(o.s3.bucket)}`,
+    "    secure: false",
+    "    v4auth: true",
+    `    chunksize: ${o.chunkSize ?? 10 * 1024 * 1024}`,
+    `    rootdirectory: ${q("/" + o.rootdirectory.replace(/^\/+/, ""))}`,
+    "  redirect: {disable: false}",
+    "  delete: {enabled: true}",
+    "  cache: {blobdescriptor: inmemory}",
+    "  maintenance:",
+    "    uploadpurging: {enabled: false}",
+    "http:",
+    `  addr: 127.0.0.1:${port}`,
+    `  secret: ${q(randomBytes(16).toString("hex"))}`,
+    "",
+  ].join("\n");
+}
+
+export async function startDistribution(o: DistributionOptions): Promise<Distribution> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "berth-bench-distribution-"));
+  const cfg = path.join(tmp, "config.yml");
+  const port = await freePortBlock(1);
+  await writeFile(cfg, config(port, o));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.AWS_CA_BUNDLE; // with it the 2.8 S3 driver panics at start (LoadCustomCABundleError)
+  const url = `http://127.0.0.1:${port}`;
+  let log = "";
+  const append = (c: string) => {
+    log = (log + c.split(o.s3.secretKey).join("***")).slice(-200_000);
+  };
+  let pid = 0;
+
+  const launch = async () => {
+    const child = spawn("docker-registry", ["serve", cfg], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    pid = child.pid ?? 0;
+    let exited = false;
+    child.stdout.setEncoding("utf8").on("data", append);
+    child.stderr.setEncoding("utf8").on("data", append);
+    child.once("exit", (code, sig) => {
+      exited = true;
+      append(`\n[bench] docker-registry exited (code ${code}, signal ${sig})\n`);
+    });
+    child.once("error", (e) => {
+      exited = true;
+      append(`\n[bench] spawn error: ${e.message}\n`);
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (exited) throw new Error(`docker-registry exited before answering /v2/\n${log.slice(-5000)}`);
+      try {
+        const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
+        await res.body?.cancel();
+        if (res.status === 200) return;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) throw new Error(`docker-registry did not answer /v2/ within 30 s\n${log.slice(-5000)}`);
+      await sleep(100);
+    }
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      unregister();
+      await stopGroup(pid, 5000);
+      await rm(tmp, { recursive: true, force: true });
+    })());
+  const unregister = onCleanup(stop);
+  try {
+    await launch();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    url,
+    pid: () => pid,
+    logs: () => log,
+    restart: async () => {
+      await stopGroup(pid, 5000);
+      await waitPortFree(port);
+      await launch();
+    },
+    stop,
+  };
+}
