@@ -29,6 +29,7 @@ export async function startUpload(ctx: RegistryContext, repo: string, req: Reque
     unwrap(await session.begin(repo, uuid));
     const committed = unwrap(await session.commit(repo, uuid, formatDigest(d), chunkOf(req, false)));
     ctx.storage.blobs.remember(d, committed.size);
+    ctx.storage.blobs.rememberLink(repo, d);
     return created(repo, committed.digest);
   }
   const status = unwrap(await session.begin(repo, uuid));
@@ -54,6 +55,7 @@ export async function putUpload(ctx: RegistryContext, repo: string, uuid: string
   const digest = parseDigestSegment(raw);
   const committed = unwrap(await ctx.session(repo, uuid).commit(repo, uuid, formatDigest(digest), chunkOf(req, true)));
   ctx.storage.blobs.remember(digest, committed.size);
+  ctx.storage.blobs.rememberLink(repo, digest);
   return created(repo, committed.digest);
 }
 

@@ -4,6 +4,7 @@
 
 import { formatDigest, type Digest } from "../oci/digest";
 import type { Layout } from "./layout";
+import { TtlCache } from "./ttl-cache";
 import { S3Error, type S3Client } from "./s3/client";
 
 export interface BlobInfo {
@@ -11,39 +12,14 @@ export interface BlobInfo {
   size: number;
 }
 
-/**
- * Sizes of blobs known to exist, kept for a few minutes. A blob's data under its digest never changes (only
- * garbage collection removes it), so this is safe where a cache of links or tags would not be; it spares the
- * data HEAD on the blob HEAD that clients send right after a push and on manifest checks.
- */
-class SizeCache {
-  private readonly entries = new Map<string, { size: number; at: number }>();
-  constructor(
-    private readonly ttlMs = 5 * 60_000,
-    private readonly max = 10_000,
-  ) {}
-
-  get(key: string, now = Date.now()): number | null {
-    const e = this.entries.get(key);
-    if (!e) return null;
-    if (now - e.at > this.ttlMs) {
-      this.entries.delete(key);
-      return null;
-    }
-    return e.size;
-  }
-
-  set(key: string, size: number, now = Date.now()): void {
-    if (this.entries.size >= this.max) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, { size, at: now });
-  }
-}
+/** Sizes of blobs known to exist: content-addressed data never changes (only garbage collection removes it). */
+const SIZE_TTL_MS = 5 * 60_000;
+/** Links known to exist: spares the link check on every blob GET of a pull; a delete here forgets at once. */
+const LINK_TTL_MS = 60_000;
 
 export class BlobStore {
-  private readonly sizes = new SizeCache();
+  private readonly sizes = new TtlCache<number>(SIZE_TTL_MS);
+  private readonly links = new TtlCache<true>(LINK_TTL_MS);
 
   constructor(
     private readonly s3: S3Client,
@@ -54,7 +30,7 @@ export class BlobStore {
   async stat(digest: Digest): Promise<BlobInfo | null> {
     const key = formatDigest(digest);
     const cached = this.sizes.get(key);
-    if (cached !== null) return { digest, size: cached };
+    if (cached !== undefined) return { digest, size: cached };
     const h = await this.s3.head(this.layout.blobData(digest));
     if (!h) return null;
     this.sizes.set(key, h.size);
@@ -68,7 +44,11 @@ export class BlobStore {
 
   /** True when the repository links the blob. Distribution writes the digest into the link; its presence is what counts. */
   async isLinked(repo: string, digest: Digest): Promise<boolean> {
-    return (await this.s3.head(this.layout.layerLink(repo, digest))) !== null;
+    const key = this.layout.layerLink(repo, digest);
+    if (this.links.get(key)) return true;
+    const linked = (await this.s3.head(key)) !== null;
+    if (linked) this.links.set(key, true);
+    return linked;
   }
 
   /** The blob as the repository sees it: linked and present, else null. Both reads run at once. */
@@ -79,11 +59,20 @@ export class BlobStore {
 
   async link(repo: string, digest: Digest): Promise<void> {
     const body = formatDigest(digest);
-    await this.s3.put(this.layout.layerLink(repo, digest), body, { length: body.length });
+    const key = this.layout.layerLink(repo, digest);
+    await this.s3.put(key, body, { length: body.length });
+    this.links.set(key, true);
+  }
+
+  /** Records a link just written by an upload session, so the client's HEAD right after costs nothing. */
+  rememberLink(repo: string, digest: Digest): void {
+    this.links.set(this.layout.layerLink(repo, digest), true);
   }
 
   async unlink(repo: string, digest: Digest): Promise<void> {
-    await this.s3.delete(this.layout.layerLink(repo, digest));
+    const key = this.layout.layerLink(repo, digest);
+    this.links.delete(key);
+    await this.s3.delete(key);
   }
 
   /** Writes verified bytes under their digest (small blobs and manifests: one PutObject). */
