@@ -12,15 +12,17 @@ export interface BlockReadResult {
 }
 
 /**
- * Calls `onBlock` with each full block, awaiting it before reading on (backpressure). If `onBlock` throws,
- * reading stops, the stream is cancelled and the error is thrown.
+ * Calls `onBlock` with each full block, awaiting it before reading on (backpressure). `onBlock` may hand back
+ * a block it is done with (of the same size) to be filled next: recycling keeps a multi-GiB upload from
+ * leaving GiBs of garbage behind. If `onBlock` throws, reading stops, the stream is cancelled and the error
+ * is thrown.
  */
 export async function forEachBlock(
   body: ReadableStream<Uint8Array>,
   size: number,
-  onBlock: (block: Uint8Array) => Promise<void>,
+  onBlock: (block: Uint8Array) => Promise<Uint8Array | void>,
 ): Promise<BlockReadResult> {
-  let buf = new Uint8Array(size);
+  let buf: Uint8Array = new Uint8Array(size);
   let fill = 0;
   let bytesRead = 0;
   let bodyError: unknown;
@@ -44,10 +46,9 @@ export async function forEachBlock(
         fill += n;
         off += n;
         if (fill === size) {
-          const block = buf;
-          buf = new Uint8Array(size);
+          const spare = await onBlock(buf);
+          buf = spare && spare.byteLength === size ? spare : new Uint8Array(size);
           fill = 0;
-          await onBlock(block);
         }
       }
     }

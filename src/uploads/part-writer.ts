@@ -12,7 +12,8 @@ export interface PartWriterResult extends BlockReadResult {
 }
 
 /**
- * `uploadPart` is called in stream order, with at most `maxInFlight` calls unfinished at once. If one fails,
+ * `uploadPart` is called in stream order, with at most `maxInFlight` calls unfinished at once; a part's buffer
+ * is reused once its upload has finished, so `uploadPart` must not keep it. If one fails,
  * reading stops at the next part, the other calls are awaited, and the first error is thrown.
  */
 export async function writeParts(
@@ -23,6 +24,8 @@ export async function writeParts(
 ): Promise<PartWriterResult> {
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
   const inFlight: Promise<void>[] = [];
+  // Buffers whose upload finished, filled again instead of allocating one per part.
+  const spare: Uint8Array[] = [];
   let failed: { error: unknown } | null = null;
   let parts = 0;
   let res: BlockReadResult;
@@ -31,12 +34,18 @@ export async function writeParts(
       if (failed) throw failed.error;
       parts++;
       inFlight.push(
-        uploadPart(part).catch((error: unknown) => {
-          failed ??= { error };
-        }),
+        uploadPart(part).then(
+          () => {
+            spare.push(part);
+          },
+          (error: unknown) => {
+            failed ??= { error };
+          },
+        ),
       );
       // Bound memory: wait for the oldest upload once the window is full.
       if (inFlight.length >= maxInFlight) await inFlight.shift();
+      return spare.pop();
     });
   } finally {
     await Promise.all(inFlight);

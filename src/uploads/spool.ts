@@ -41,7 +41,8 @@ export class Spool {
   ): Promise<AppendResult> {
     let n = slices;
     let total = already;
-    const store = async (slice: Uint8Array): Promise<void> => {
+    // Storage keeps its own copy, so each slice's buffer is handed back to be filled again.
+    const store = async (slice: Uint8Array): Promise<Uint8Array> => {
       total += slice.byteLength;
       if (total > MAX_SPOOL_BYTES) {
         throw new OciError("SIZE_INVALID", `an upload session holds at most ${MAX_SPOOL_BYTES} bytes; push larger blobs in one request (PUT with the digest)`, { status: 413 });
@@ -49,6 +50,7 @@ export class Spool {
       await this.storage.put(sliceKey(n), slice);
       n++;
       await onSlice(slice);
+      return slice;
     };
     const res = await forEachBlock(body, SLICE, store);
     if (res.tail.byteLength > 0) await store(res.tail.slice());
