@@ -91,12 +91,14 @@ if [[ " ${plain_pkgs[*]-} " =~ \ (docker\.io|docker-registry)\  ]] && [ ! -e /us
 fi
 export DEBIAN_FRONTEND=noninteractive
 # One `apt-get update` per run: a fresh container has empty package lists.
-apt-get update -q >&2
+# Wait for dpkg's lock instead of failing when another install (a parallel test file's) holds it.
+APT=(apt-get -o DPkg::Lock::Timeout=300)
+"${APT[@]}" update -q >&2
 if [ ${#norec_pkgs[@]} -gt 0 ]; then
-  apt-get install -y -q --no-install-recommends "${norec_pkgs[@]}" >&2
+  "${APT[@]}" install -y -q --no-install-recommends "${norec_pkgs[@]}" >&2
 fi
 if [ ${#plain_pkgs[@]} -gt 0 ]; then
-  apt-get install -y -q "${plain_pkgs[@]}" >&2
+  "${APT[@]}" install -y -q "${plain_pkgs[@]}" >&2
 fi
 
 # Verify: a package that installed but did not provide the command is still a failure.

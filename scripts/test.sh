@@ -7,7 +7,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-bash scripts/install-deps.sh
+# Everything the end-to-end tests drive: the S3 server, the registry clients and Distribution (the reference).
+bash scripts/install-deps.sh swift skopeo clients reference
 
 if [ ! -d node_modules ] || [ ! -e node_modules/.bin/vitest ]; then
   npm install --no-audit --no-fund
