@@ -9,6 +9,7 @@ import { ConfigError } from "../../config/values";
 import { errorResponse } from "../respond";
 import { timingSafeEqual } from "../../oci/digest";
 import { OciError } from "../../oci/errors";
+import { readLimited } from "../../registry/body";
 import { policyAllows } from "./access";
 import type { AuthConfig } from "../../config/auth";
 import { parseBasic, PasswordVerifier } from "./htpasswd";
@@ -85,27 +86,7 @@ async function readForm(req: Request): Promise<URLSearchParams> {
   if (type !== "application/x-www-form-urlencoded") {
     throw new OciError("UNSUPPORTED", "the token endpoint takes POST bodies as application/x-www-form-urlencoded", { status: 400 });
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > MAX_FORM_BYTES) {
-        await reader.cancel();
-        throw new OciError("UNSUPPORTED", "token request body too large", { status: 413 });
-      }
-      chunks.push(value);
-    }
-  }
-  const body = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    body.set(c, off);
-    off += c.byteLength;
-  }
+  const body = await readLimited(req, MAX_FORM_BYTES, "token request");
   return new URLSearchParams(new TextDecoder().decode(body));
 }
 
