@@ -51,7 +51,7 @@ export async function uploadPart(
       ["partNumber", String(partNumber)],
       ["uploadId", uploadId],
     ],
-    headers: contentMd5 ? { "content-md5": contentMd5 } : {},
+    headers: contentMd5 ? { "content-md5": contentMd5 } : { "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
     body,
     length,
   };
