@@ -117,6 +117,7 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
   private async destroy(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    this.spool.forget();
   }
 
   private async load(repo: string, uuid: string): Promise<SessionState> {

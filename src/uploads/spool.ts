@@ -27,7 +27,23 @@ export interface AppendResult {
 }
 
 export class Spool {
+  private ready = false;
   constructor(private readonly storage: DurableObjectStorage) {}
+
+  /** The slices live in a plain rowid table: appending by integer key never reads existing rows back. */
+  private get sql(): SqlStorage {
+    const sql = this.storage.sql;
+    if (!this.ready) {
+      sql.exec("CREATE TABLE IF NOT EXISTS spool (n INTEGER PRIMARY KEY, data BLOB NOT NULL)");
+      this.ready = true;
+    }
+    return sql;
+  }
+
+  /** deleteAll() drops the table with everything else. */
+  forget(): void {
+    this.ready = false;
+  }
 
   /**
    * Appends a body after `slices` existing slices holding `already` bytes. `onSlice` sees each stored slice in order (hashing).
@@ -47,7 +63,7 @@ export class Spool {
       if (total > MAX_SPOOL_BYTES) {
         throw new OciError("SIZE_INVALID", `an upload session holds at most ${MAX_SPOOL_BYTES} bytes; push larger blobs in one request (PUT with the digest)`, { status: 413 });
       }
-      await this.storage.put(sliceKey(n), slice);
+      this.sql.exec("INSERT OR REPLACE INTO spool (n, data) VALUES (?, ?)", n, slice);
       n++;
       await onSlice(slice);
       return slice;
@@ -67,17 +83,14 @@ export class Spool {
           controller.close();
           return;
         }
-        const keys = Array.from({ length: Math.min(BATCH, slices - next) }, (_, i) => sliceKey(next + i));
-        const got = await this.storage.get<Uint8Array>(keys);
-        for (const k of keys) {
-          const v = got.get(k);
-          if (!v) {
-            controller.error(new Error("upload spool is incomplete"));
-            return;
-          }
-          controller.enqueue(v);
+        const end = Math.min(next + BATCH, slices);
+        const rows = this.sql.exec<{ n: number; data: ArrayBuffer }>("SELECT n, data FROM spool WHERE n >= ? AND n < ? ORDER BY n", next, end).toArray();
+        if (rows.length !== end - next) {
+          controller.error(new Error("upload spool is incomplete"));
+          return;
         }
-        next += keys.length;
+        for (const r of rows) controller.enqueue(new Uint8Array(r.data));
+        next = end;
       },
     });
   }
