@@ -8,6 +8,7 @@ import { Auth, type Identity } from "./http/auth";
 import { errorResponse, withCommonHeaders } from "./http/respond";
 import { route } from "./http/router";
 import type { AccessGuard, RegistryContext } from "./registry/context";
+import { UploadHints } from "./registry/upload-hints";
 import { createStorage, type Storage } from "./storage";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
 
@@ -23,6 +24,7 @@ interface Setup {
   cfg: Config;
   storage: Storage;
   auth: Auth;
+  hints: UploadHints;
 }
 
 let cached: Setup | null = null;
@@ -30,7 +32,7 @@ let cached: Setup | null = null;
 function setup(env: Env): Setup {
   if (cached?.env !== env) {
     const cfg = parseConfig(env);
-    cached = { env, cfg, storage: createStorage(cfg), auth: new Auth(cfg.auth) };
+    cached = { env, cfg, storage: createStorage(cfg), auth: new Auth(cfg.auth), hints: new UploadHints() };
   }
   return cached;
 }
@@ -49,12 +51,13 @@ export default {
   async fetch(req: Request, env: Env): Promise<Response> {
     try {
       const url = new URL(req.url);
-      const { cfg, storage, auth } = setup(env);
+      const { cfg, storage, auth, hints } = setup(env);
       if (auth.tokenPath !== null && url.pathname === auth.tokenPath) return withCommonHeaders(await auth.handleToken(req));
       const id = await auth.authenticate(req, url);
       const ctx: RegistryContext = {
         cfg,
         storage,
+        hints,
         url,
         access: guardFor(auth, cfg, id, url),
         session: (repo, uuid) =>

@@ -8,7 +8,11 @@ import { type RegistryContext, empty } from "./context";
 
 export async function headBlob(ctx: RegistryContext, repo: string, digest: Digest): Promise<Response> {
   const info = await ctx.storage.blobs.statInRepository(repo, digest);
-  if (!info) throw blobUnknown(digest);
+  if (!info) {
+    // Clients ask before they upload: the next session in this repository is probably for this blob.
+    ctx.hints.noteMissing(repo, digest);
+    throw blobUnknown(digest);
+  }
   return new Response(null, {
     status: 200,
     headers: {

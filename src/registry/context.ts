@@ -1,9 +1,10 @@
 // What every handler gets: the validated configuration, the storage layer, the upload-session namespace,
-// and the request's URL. Built once per request by http/router.ts.
+// the upload hints, and the request's URL. Built once per request by http/router.ts.
 
 import type { Config } from "../config";
 import type { Storage } from "../storage";
 import type { UploadSessionRpc } from "../uploads/protocol";
+import type { UploadHints } from "./upload-hints";
 
 /** What a caller may be allowed to do to a repository (zot's actions; Docker's push = create + update). */
 export type Action = "read" | "create" | "update" | "delete";
@@ -28,6 +29,8 @@ export interface RegistryContext {
   storage: Storage;
   /** Returns the RPC stub of an upload session's Durable Object. */
   session(repo: string, uuid: string): UploadSessionRpc;
+  /** The isolate's guesses of which blob a new upload session is for. */
+  hints: UploadHints;
   url: URL;
 }
 

@@ -10,15 +10,21 @@ import { formatUploadRange, parseContentRange } from "../oci/range";
 import type { UploadChunk, UploadStatus } from "../uploads/protocol";
 import { unwrap } from "../uploads/protocol";
 import { type RegistryContext, empty } from "./context";
+import { coalesce } from "./upload-stream";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export async function startUpload(ctx: RegistryContext, repo: string, req: Request): Promise<Response> {
   const q = ctx.url.searchParams;
   const mount = q.get("mount");
+  let hint: string | null = null;
   if (mount !== null) {
-    const mounted = await tryMount(ctx, repo, parseDigestSegment(mount), q.get("from"));
+    const wanted = parseDigestSegment(mount);
+    const mounted = await tryMount(ctx, repo, wanted, q.get("from"));
     if (mounted) return mounted;
+    // The client said which blob it is about to upload.
+    ctx.hints.forget(repo, wanted);
+    if (wanted.algorithm === "sha256") hint = formatDigest(wanted);
   }
   const uuid = crypto.randomUUID();
   const session = ctx.session(repo, uuid);
@@ -26,13 +32,12 @@ export async function startUpload(ctx: RegistryContext, repo: string, req: Reque
   if (digest !== null && mount === null) {
     // Monolithic upload in the POST itself.
     const d = parseDigestSegment(digest);
-    unwrap(await session.begin(repo, uuid));
+    unwrap(await session.begin(repo, uuid, null));
     const committed = unwrap(await session.commit(repo, uuid, formatDigest(d), chunkOf(req, false)));
-    ctx.storage.blobs.remember(d, committed.size);
-    ctx.storage.blobs.rememberLink(repo, d);
+    committedHere(ctx, repo, d, committed.size);
     return created(repo, committed.digest);
   }
-  const status = unwrap(await session.begin(repo, uuid));
+  const status = unwrap(await session.begin(repo, uuid, hint ?? ctx.hints.claim(repo)));
   return empty(202, {
     ...sessionHeaders(status),
     // Chunks of this size fill S3 parts exactly; smaller ones are accepted and combined.
@@ -54,8 +59,7 @@ export async function putUpload(ctx: RegistryContext, repo: string, uuid: string
   if (raw === null || raw === "") throw new OciError("DIGEST_INVALID", "the digest query parameter is required to complete an upload");
   const digest = parseDigestSegment(raw);
   const committed = unwrap(await ctx.session(repo, uuid).commit(repo, uuid, formatDigest(digest), chunkOf(req, true)));
-  ctx.storage.blobs.remember(digest, committed.size);
-  ctx.storage.blobs.rememberLink(repo, digest);
+  committedHere(ctx, repo, digest, committed.size);
   return created(repo, committed.digest);
 }
 
@@ -91,7 +95,15 @@ async function tryMount(ctx: RegistryContext, repo: string, digest: Digest, from
   }
   if (!found) return null;
   await blobs.link(repo, digest);
+  ctx.hints.forget(repo, digest);
   return created(repo, formatDigest(digest));
+}
+
+/** A blob just committed in the repository: cache what is now known, and it needs no upload any more. */
+function committedHere(ctx: RegistryContext, repo: string, digest: Digest, size: number): void {
+  ctx.storage.blobs.remember(digest, size);
+  ctx.storage.blobs.rememberLink(repo, digest);
+  ctx.hints.forget(repo, digest);
 }
 
 function created(repo: string, digest: string): Response {
@@ -119,6 +131,6 @@ function chunkOf(req: Request, withRange: boolean): UploadChunk {
     length = Number(lenHeader.trim());
   }
   const range = withRange ? parseContentRange(req.headers.get("Content-Range")) : null;
-  const body = length === 0 ? null : req.body;
+  const body = length === 0 || !req.body ? null : coalesce(req.body);
   return { body, range, length };
 }

@@ -7,12 +7,15 @@
 //    to the blob's key as parts, hashed on the way, and the multipart upload completed only if the hash
 //    matched (a small blob is verified in memory before its single PutObject);
 //  - otherwise the bytes are in the session's spool, already hashed as they arrived (or re-hashed from the
-//    spool if the object lost its memory): verified first, then uploaded once to the blob's key.
+//    spool if the object lost its memory) and verified first. If they were also written to the hinted
+//    blob's key while arriving and the digest is that one, completing that write stores the blob; else the
+//    spool is uploaded once to the blob's key.
 
 import { formatDigest, parseDigest, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import type { Storage } from "../storage";
 import { BodyCutError, writeBlob } from "./blob-writer";
+import type { DirectWrite } from "./direct-write";
 import { hashStream, newRunningHash, type RunningHash } from "./hasher";
 import type { CommittedBlob, UploadChunk } from "./protocol";
 import type { Spool } from "./spool";
@@ -28,6 +31,8 @@ export interface SessionState {
   slices: number;
   /** A multipart upload opened at commit (recorded so the alarm can abort it if the commit dies). */
   pending: { key: string; uploadId: string } | null;
+  /** The digest the bytes will probably have (registry/upload-hints.ts), or null. */
+  hint?: string | null;
 }
 
 export interface CommitDeps {
@@ -36,6 +41,10 @@ export interface CommitDeps {
   spool: Spool;
   /** The session's running hash as it stands now (null when lost). */
   hash(): RunningHash | null;
+  /** The write to the hinted blob's key that ran while the bytes arrived, if any (null when lost). */
+  direct(): DirectWrite | null;
+  /** Aborts that write. */
+  dropDirect(): Promise<void>;
   /** Appends a chunk to the spool. */
   write(chunk: UploadChunk): Promise<void>;
   save(): Promise<void>;
@@ -86,10 +95,16 @@ export async function finishUpload(st: SessionState, digestRaw: string, chunk: U
       ? { algorithm: digest.algorithm, hex: await live.hex() }
       : { algorithm: digest.algorithm, hex: await hashStream(deps.spool.stream(st.slices), digest.algorithm) };
   await verify(digest, actual);
-  // A blob of one part is simply written (rewriting identical verified bytes is harmless and saves the
-  // existence check); a bigger one is looked for first, since writing it again would cost the whole upload.
-  if (st.offset <= deps.partSize || !(await store.blobs.stat(digest))) {
-    await writeBlob(store.s3, key, deps.spool.stream(st.slices), deps.partSize, track);
+  const direct = deps.direct();
+  if (direct && direct.key === key && direct.fed === st.offset && (await direct.complete())) {
+    // The hint was right: the verified bytes are already at the blob's key.
+  } else {
+    await deps.dropDirect();
+    // A blob of one part is simply written (rewriting identical verified bytes is harmless and saves the
+    // existence check); a bigger one is looked for first, since writing it again would cost the whole upload.
+    if (st.offset <= deps.partSize || !(await store.blobs.stat(digest))) {
+      await writeBlob(store.s3, key, deps.spool.stream(st.slices), deps.partSize, track);
+    }
   }
   await store.blobs.link(st.repo, digest);
   return { digest: formatDigest(digest), size: st.offset };

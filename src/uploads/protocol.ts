@@ -36,7 +36,8 @@ export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: RpcError
 
 /** The RPC surface of the UploadSession Durable Object. */
 export interface UploadSessionRpc {
-  begin(repo: string, uuid: string): Promise<RpcResult<UploadStatus>>;
+  /** Opens the session; `hint` is the digest the bytes will probably have (sha256 only), or null. */
+  begin(repo: string, uuid: string, hint: string | null): Promise<RpcResult<UploadStatus>>;
   status(repo: string, uuid: string): Promise<RpcResult<UploadStatus>>;
   append(repo: string, uuid: string, chunk: UploadChunk): Promise<RpcResult<UploadStatus>>;
   commit(repo: string, uuid: string, digest: string, chunk: UploadChunk): Promise<RpcResult<CommittedBlob>>;

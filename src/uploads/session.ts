@@ -1,14 +1,17 @@
 // The upload-session Durable Object: one object per blob upload. It owns the session's state (repository,
 // offset, spool) and its bytes until commit, runs the session's requests one at a time, hashes bytes as they
 // arrive (the hash lives in memory between requests), commits the blob only after verifying its digest, and
-// expires an abandoned session by alarm.
+// expires an abandoned session by alarm. When the session was opened with a hint of its digest, the bytes
+// are also written to that blob's key while they arrive (direct-write.ts), in step with the hash.
 
 import { DurableObject } from "cloudflare:workers";
 import { parseConfig, type Config } from "../config";
+import { parseDigest } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import { chunkOutOfOrder, formatUploadRange } from "../oci/range";
 import { createStorage, type Storage } from "../storage";
 import { finishUpload, type SessionState } from "./commit";
+import { DirectWrite } from "./direct-write";
 import { newRunningHash, type RunningHash } from "./hasher";
 import type { CommittedBlob, RpcResult, UploadChunk, UploadSessionRpc, UploadStatus } from "./protocol";
 import { Spool } from "./spool";
@@ -18,13 +21,15 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
   private store: Storage | null = null;
   /** SHA-256 of the spooled bytes; lost when the object is evicted, then commit re-hashes the spool. */
   private hash: RunningHash | null = null;
+  /** The speculative write to the hinted blob's key; it lives and dies with `hash`, which covers the same bytes. */
+  private direct: DirectWrite | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly spool = new Spool(this.ctx.storage);
 
-  async begin(repo: string, uuid: string): Promise<RpcResult<UploadStatus>> {
+  async begin(repo: string, uuid: string, hint: string | null): Promise<RpcResult<UploadStatus>> {
     return this.run(async () => {
       const now = Date.now();
-      const st: SessionState = { repo, uuid, startedAt: now, touchedAt: now, offset: 0, slices: 0, pending: null };
+      const st: SessionState = { repo, uuid, startedAt: now, touchedAt: now, offset: 0, slices: 0, pending: null, hint };
       await this.save(st);
       await this.ctx.storage.setAlarm(now + this.config().uploadExpiryMs);
       this.hash = newRunningHash();
@@ -56,11 +61,14 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
           partSize: this.config().s3.chunkSize,
           spool: this.spool,
           hash: () => this.hash,
+          direct: () => this.direct,
+          dropDirect: () => this.dropDirect(),
           write: (c) => this.write(st, c),
           save: () => this.save(st),
         });
       } finally {
         // Committed or refused, the session is over (as in Distribution, a failed commit cancels the upload).
+        await this.dropDirect();
         this.hash = null;
         await this.destroy();
       }
@@ -70,6 +78,7 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
   async cancel(repo: string, uuid: string): Promise<RpcResult<null>> {
     return this.run(async () => {
       await this.load(repo, uuid);
+      await this.dropDirect();
       this.hash = null;
       await this.destroy();
       return null;
@@ -87,6 +96,7 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
       // A commit that died mid-way may have left a multipart upload open at the blob's key.
       if (st.pending) await this.storage().s3.abortMultipart(st.pending.key, st.pending.uploadId);
     }
+    await this.dropDirect();
     this.hash = null;
     await this.destroy();
   }
@@ -96,21 +106,56 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
   /** Spools a chunk and advances the offset by what was stored. */
   private async write(st: SessionState, chunk: UploadChunk): Promise<void> {
     if (!chunk.body) return;
-    if (this.hash && this.hash.offset !== st.offset) this.hash = null;
+    if (this.hash && this.hash.offset !== st.offset) await this.loseHash();
     if (!this.hash && st.offset === 0) this.hash = newRunningHash();
+    if (st.offset === 0 && st.hint && !this.direct) this.direct = this.startDirect(st.hint);
     const hash = this.hash;
+    const direct = this.direct;
     try {
       const res = await this.spool.append(chunk.body, st.slices, st.offset, async (slice) => {
-        await hash?.update(slice);
+        await Promise.all([hash?.update(slice), direct?.feed(slice)]);
       });
       st.offset += res.bytes;
       st.slices = res.slices;
     } catch (e) {
-      this.hash = null; // it may have seen bytes that were not stored
+      await this.loseHash(); // it may have seen bytes that were not stored
       throw e;
     } finally {
       st.touchedAt = Date.now();
       await this.save(st);
+    }
+  }
+
+  private startDirect(hint: string): DirectWrite | null {
+    let digest;
+    try {
+      digest = parseDigest(hint);
+    } catch {
+      return null;
+    }
+    const key = this.storage().layout.blobData(digest);
+    // Recorded apart from the session state (which each request loads afresh), so the alarm or a later
+    // commit can abort the multipart upload if this object forgets it.
+    return new DirectWrite(this.storage().s3, key, this.config().s3.chunkSize, (uploadId) =>
+      this.ctx.storage.put("direct", { key, uploadId }),
+    );
+  }
+
+  /** The running hash no longer covers the session's bytes, so neither can the direct write. */
+  private async loseHash(): Promise<void> {
+    this.hash = null;
+    await this.dropDirect();
+  }
+
+  /** Aborts the direct write, also one that an earlier life of this object started and forgot. */
+  private async dropDirect(): Promise<void> {
+    const direct = this.direct;
+    this.direct = null;
+    if (direct) await direct.abandon();
+    const orphan = await this.ctx.storage.get<{ key: string; uploadId: string }>("direct");
+    if (orphan) {
+      if (!direct) await this.storage().s3.abortMultipart(orphan.key, orphan.uploadId).catch(() => {});
+      await this.ctx.storage.delete("direct");
     }
   }
 
