@@ -10,7 +10,6 @@ import { formatUploadRange, parseContentRange } from "../oci/range";
 import type { UploadChunk, UploadStatus } from "../uploads/protocol";
 import { unwrap } from "../uploads/protocol";
 import { type RegistryContext, empty } from "./context";
-import { coalesce } from "./upload-stream";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -131,6 +130,6 @@ function chunkOf(req: Request, withRange: boolean): UploadChunk {
     length = Number(lenHeader.trim());
   }
   const range = withRange ? parseContentRange(req.headers.get("Content-Range")) : null;
-  const body = length === 0 || !req.body ? null : coalesce(req.body);
+  const body = length === 0 ? null : req.body;
   return { body, range, length };
 }
