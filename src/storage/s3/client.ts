@@ -47,6 +47,9 @@ function toBytes(body: ArrayBuffer | Uint8Array | string): Uint8Array {
   return body instanceof Uint8Array ? body : new Uint8Array(body);
 }
 
+/** Buffer bodies from this size on are sent as a stream (see sign()). */
+const STREAM_BUFFERS_FROM = 1 << 20;
+
 export class S3Client implements S3Transport {
   readonly signer: AwsClient;
   private readonly fetcher: typeof fetch;
@@ -327,6 +330,20 @@ export class S3Client implements S3Transport {
         // Node (tests): undici honours an explicit Content-Length on a stream and checks the byte count.
         headers.set("content-length", String(length));
         init.duplex = "half";
+      }
+    } else if (req.body && req.body.byteLength >= STREAM_BUFFERS_FROM) {
+      const Fixed = (globalThis as { FixedLengthStream?: FixedLengthStreamCtor }).FixedLengthStream;
+      if (Fixed) {
+        // A buffer body is copied into the request and that copy is only freed when the collector gets to
+        // the Request: ten-MiB parts pile up as garbage. Written through a stream, the caller's buffer is
+        // sent as it is (and may be reused once the call returns).
+        const fixed = new Fixed(req.body.byteLength);
+        const writer = fixed.writable.getWriter();
+        writer.write(req.body).then(() => writer.close()).catch(() => {
+          // the error surfaces through fetch reading fixed.readable
+        });
+        body = fixed.readable;
+        if (this.cfg.v4auth && !headers.has("x-amz-content-sha256")) headers.set("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
       }
     } else if (req.method === "PUT" || req.method === "POST") {
       body = req.body ?? new Uint8Array(0); // a buffer gets its Content-Length from the runtime
