@@ -211,4 +211,38 @@ describe("uploads hinted by a HEAD", () => {
     await expectBlob(digest, bytes);
     await expectNoOpenMultipart();
   });
+
+  it("the session's object loses its memory between PATCH and PUT: the spool is re-hashed, the forgotten multipart upload aborted, the blob stored", async () => {
+    const repo = repoName("evicted");
+    const bytes = randomBytes(2 * CHUNK + 321);
+    const digest = digestOf(bytes);
+    await head404(repo, digest);
+    const loc = await startUpload(url, repo);
+    await patchAll(loc, bytes);
+    expect(await openUploadsAt(blobKey(digest))).toBe(1);
+    await berth.reload(); // as when Cloudflare evicts an idle Durable Object: storage stays, memory goes
+    const st = await req(url, loc);
+    expect(st.status).toBe(204);
+    expect(st.headers.get("range")).toBe(`0-${bytes.byteLength - 1}`);
+    const res = await put(loc, digest);
+    expect(res.status).toBe(201);
+    await expectBlob(digest, bytes);
+    await expectNoOpenMultipart();
+  });
+
+  it("without a hint, a session whose object lost its memory still verifies the digest over the spooled bytes", async () => {
+    const repo = repoName("evicted-plain");
+    const bytes = randomBytes(CHUNK + 5);
+    const digest = digestOf(bytes);
+    const loc = await startUpload(url, repo);
+    await patchAll(loc, bytes);
+    await berth.reload();
+    expect(await statusAndCode(await put(loc, digestOf(randomBytes(3))))).toEqual({ status: 400, code: "DIGEST_INVALID" });
+    const again = await startUpload(url, repo);
+    await patchAll(again, bytes);
+    await berth.reload();
+    expect((await put(again, digest)).status).toBe(201);
+    await expectBlob(digest, bytes);
+    await expectNoOpenMultipart();
+  });
 });

@@ -17,6 +17,11 @@ export interface Berth {
   stop(): Promise<void>;
   /** The last ~200 KB of wrangler's stdout+stderr (secret key redacted), for failure messages. */
   logs(): string;
+  /**
+   * Makes wrangler reload the Worker (as after an edit): every Durable Object loses what it held in memory and
+   * keeps its storage, as when Cloudflare evicts an idle object. Resolves once the new Worker answers.
+   */
+  reload(): Promise<void>;
 }
 
 const LOG_LIMIT = 200 * 1024;
@@ -201,5 +206,22 @@ export async function startBerth(vars: Record<string, string> = {}): Promise<Ber
     }
     await sleep(200);
   }
-  return { url, stop, logs };
+  let reloads = 0;
+  const reload = async (): Promise<void> => {
+    const readyBefore = countReady(logs());
+    const entry = path.join(app, "src", "index.ts");
+    await writeFile(entry, `${readFileSync(entry, "utf8")}\n// reload ${++reloads}\n`);
+    const until = Date.now() + READY_TIMEOUT_MS;
+    while (countReady(logs()) <= readyBefore) {
+      if (watch.exited) throw new Error(`wrangler dev exited while reloading\n${logs()}`);
+      if (Date.now() > until) throw new Error(`wrangler dev did not reload within ${READY_TIMEOUT_MS / 1000} s\n${logs()}`);
+      await sleep(100);
+    }
+  };
+  return { url, stop, logs, reload };
+}
+
+/** wrangler prints one "Ready on …" at start and one "updated and ready" line per reload. */
+function countReady(log: string): number {
+  return (log.match(/Ready on |updated and ready/g) ?? []).length;
 }
