@@ -4,10 +4,12 @@
 // the bucket: the multipart upload is open at the blob's key before the PUT and nothing is visible there; a
 // wrong hint, swapped hints, a wrong digest, a cut-off PATCH and a cancel all end with exactly the right
 // blobs stored and no multipart upload left open.
+import { readdirSync, statSync } from "node:fs";
+import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { getObject, listMultipartUploads } from "./harness/s3.js";
-import { MiB, digestOf, rand, randomBytes, rawRequest, req, startUpload, statusAndCode, withDigest } from "./helpers/registry.js";
+import { MiB, digestOf, pollUntil, rand, randomBytes, rawRequest, req, startUpload, statusAndCode, withDigest } from "./helpers/registry.js";
 
 const ROOT = `t-hints-${rand()}`;
 const V2 = `${ROOT}/docker/registry/v2`;
@@ -244,5 +246,16 @@ describe("uploads hinted by a HEAD", () => {
     expect((await put(again, digest)).status).toBe(201);
     await expectBlob(digest, bytes);
     await expectNoOpenMultipart();
+  });
+
+  it("every ended session drops its spool: no session's storage keeps the megabytes it held", async () => {
+    // Run last: all sessions above have ended (committed, refused or cancelled); their alarms free the spool.
+    const dir = path.join(berth.stateDir, "v3", "do");
+    const sizes = () =>
+      readdirSync(dir, { recursive: true, encoding: "utf8" })
+        .filter((f) => f.includes("UploadSession") && f.endsWith(".sqlite"))
+        .map((f) => statSync(path.join(dir, f)).size);
+    expect(sizes().length).toBeGreaterThan(5);
+    await pollUntil("session storage to be freed", async () => (sizes().every((n) => n < 1024 * 1024) ? true : undefined), 20_000);
   });
 });

@@ -22,6 +22,8 @@ export interface Berth {
    * keeps its storage, as when Cloudflare evicts an idle object. Resolves once the new Worker answers.
    */
   reload(): Promise<void>;
+  /** wrangler's --persist-to directory (Durable Object storage lives under v3/do/). */
+  stateDir: string;
 }
 
 const LOG_LIMIT = 200 * 1024;
@@ -218,7 +220,7 @@ export async function startBerth(vars: Record<string, string> = {}): Promise<Ber
       await sleep(100);
     }
   };
-  return { url, stop, logs, reload };
+  return { url, stop, logs, reload, stateDir: path.join(tmp, "state") };
 }
 
 /** wrangler prints one "Ready on …" at start and one "updated and ready" line per reload. */
