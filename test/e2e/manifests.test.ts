@@ -537,6 +537,27 @@ describe("media type and identity", () => {
     expect(indexLinks).toEqual([tagIndexKey(repo, "twice", manifest.digest)]);
   });
 
+  it("repeated GETs (the isolate remembers manifests by digest) return the same bytes; a moved tag is seen at once", async () => {
+    const a = await pushImageBlobs(url, repo);
+    const b = await pushImageBlobs(url, repo);
+    await putManifestOk(url, repo, "moving", a.manifest);
+    for (let i = 0; i < 3; i++) {
+      for (const ref of ["moving", a.manifest.digest]) {
+        const get = await req(url, `/v2/${repo}/manifests/${ref}`);
+        expect(get.status).toBe(200);
+        expect(get.headers.get("Docker-Content-Digest")).toBe(a.manifest.digest);
+        expect(new Uint8Array(await get.arrayBuffer())).toEqual(a.manifest.bytes);
+      }
+    }
+    await putManifestOk(url, repo, "moving", b.manifest);
+    const moved = await req(url, `/v2/${repo}/manifests/moving`);
+    expect(moved.headers.get("Docker-Content-Digest")).toBe(b.manifest.digest);
+    expect(new Uint8Array(await moved.arrayBuffer())).toEqual(b.manifest.bytes);
+    // Deleting a manifest hides it at once, although its bytes are still remembered.
+    expect((await req(url, `/v2/${repo}/manifests/${a.manifest.digest}`, { method: "DELETE" })).status).toBe(202);
+    expect(await statusAndCode(await req(url, `/v2/${repo}/manifests/${a.manifest.digest}`))).toEqual({ status: 404, code: "MANIFEST_UNKNOWN" });
+  });
+
   it("the digest of a blob (not a manifest) of the repository is not a manifest → 404 MANIFEST_UNKNOWN", async () => {
     const { config } = await pushImageBlobs(url, repo);
     const res = await req(url, `/v2/${repo}/manifests/${config.digest}`);
