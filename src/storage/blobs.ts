@@ -16,10 +16,17 @@ export interface BlobInfo {
 const SIZE_TTL_MS = 5 * 60_000;
 /** Links known to exist: spares the link check on every blob GET of a pull; a delete here forgets at once. */
 const LINK_TTL_MS = 60_000;
+/**
+ * A presigned URL is handed out again for a quarter of its lifetime (at most 5 minutes), so every client still
+ * gets at least three quarters of it: a popular layer pulled by many clients is signed once, not per GET.
+ */
+const PRESIGN_REUSE_MAX_MS = 5 * 60_000;
+const PRESIGN_ENTRIES = 2_000;
 
 export class BlobStore {
   private readonly sizes = new TtlCache<number>(SIZE_TTL_MS);
   private readonly links = new TtlCache<true>(LINK_TTL_MS);
+  private presigned: { expiresSeconds: number; urls: TtlCache<string> } | null = null;
 
   constructor(
     private readonly s3: S3Client,
@@ -81,8 +88,19 @@ export class BlobStore {
     this.remember(digest, bytes.byteLength);
   }
 
-  presignedUrl(digest: Digest, expiresSeconds: number): Promise<string> {
-    return this.s3.presignGet(this.layout.blobData(digest), expiresSeconds);
+  /** A presigned GET URL of the blob's data valid for `expiresSeconds`, reused while it has most of that left. */
+  async presignedUrl(digest: Digest, expiresSeconds: number): Promise<string> {
+    if (this.presigned?.expiresSeconds !== expiresSeconds) {
+      const reuseMs = Math.min((expiresSeconds * 1000) / 4, PRESIGN_REUSE_MAX_MS);
+      this.presigned = { expiresSeconds, urls: new TtlCache<string>(reuseMs, PRESIGN_ENTRIES) };
+    }
+    const { urls } = this.presigned;
+    const key = formatDigest(digest);
+    const cached = urls.get(key);
+    if (cached !== undefined) return cached;
+    const url = await this.s3.presignGet(this.layout.blobData(digest), expiresSeconds);
+    urls.set(key, url);
+    return url;
   }
 
   /**

@@ -110,6 +110,26 @@ describe("HEAD and GET of a stored blob", () => {
   });
 });
 
+describe("presigned URLs", () => {
+  it("a second GET soon after reuses the presigned URL (signed once), and it still serves the blob", async () => {
+    const repo = repoName("presign");
+    const bytes = randomBytes(4321);
+    const digest = await pushBlob(main.url, repo, bytes);
+    const locations: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const get = await req(main.url, `/v2/${repo}/blobs/${digest}`);
+      expect(get.status).toBe(307);
+      locations.push(get.headers.get("location") ?? "");
+    }
+    expect(locations[1]).toBe(locations[0]);
+    const url = new URL(locations[0]!);
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("1200");
+    const blob = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    expect(blob.status).toBe(200);
+    expect(same(new Uint8Array(await blob.arrayBuffer()), bytes)).toBe(true);
+  });
+});
+
 describe("redirect disabled: the Worker streams blobs", () => {
   const bytes = randomBytes(6 * MiB + 77);
   const size = bytes.byteLength;
