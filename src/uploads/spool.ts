@@ -4,8 +4,9 @@
 // some S3 servers as slow as the upload itself). Spooled bytes are verified before they ever reach the
 // bucket and are uploaded once, straight to the blob's own key.
 //
-// Bytes are stored in slices of at most SLICE bytes (a value is capped at 2 MB on SQLite-backed objects),
-// under keys that sort in upload order. Memory stays at one slice whatever the upload's size.
+// Bytes are stored in slices of at most SLICE bytes (a row is capped at 2 MB on SQLite-backed objects), one
+// row each in a table keyed by the slice's number. Memory stays at one slice whatever the upload's size. The
+// spool is also the fallback of a hinted upload (direct-write.ts) whose guess turned out wrong.
 
 import { OciError } from "../oci/errors";
 import { forEachBlock } from "./blocks";
@@ -13,12 +14,6 @@ import { forEachBlock } from "./blocks";
 const SLICE = 1 << 20;
 /** Durable Object storage holds 10 GB per object; keep clear of it so the session's own state always fits. */
 export const MAX_SPOOL_BYTES = 9 * 1024 ** 3;
-const KEY_PREFIX = "s:";
-
-function sliceKey(i: number): string {
-  return KEY_PREFIX + String(i).padStart(10, "0");
-}
-
 export interface AppendResult {
   bytes: number;
   slices: number;
