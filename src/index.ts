@@ -10,7 +10,11 @@ import { route } from "./http/router";
 import type { AccessGuard, RegistryContext } from "./registry/context";
 import { UploadHints } from "./registry/upload-hints";
 import { createStorage, type Storage } from "./storage";
+import { discardBody } from "./uploads/blocks";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
+
+/** Refused request bodies are read and dropped up to this size, then cut off. */
+const REFUSED_BODY_DRAIN_LIMIT = 64 * 1024 * 1024;
 
 export { UploadSession } from "./uploads/session";
 
@@ -65,6 +69,9 @@ export default {
       };
       return withCommonHeaders(await route(req, ctx));
     } catch (e) {
+      // A body nobody read (a refused upload chunk, a manifest too large) is drained first, or the client
+      // would see its connection closed instead of the error.
+      if (req.body) await discardBody(req.body, REFUSED_BODY_DRAIN_LIMIT);
       return errorResponse(e, req.method);
     }
   },

@@ -5,10 +5,8 @@ import { OciError } from "../oci/errors";
 
 export async function readLimited(req: Request, limit: number, what: string): Promise<Uint8Array> {
   const declared = req.headers.get("Content-Length");
-  if (declared !== null && Number(declared) > limit) {
-    await req.body?.cancel();
-    throw tooLarge(what, limit);
-  }
+  // A refused body is drained by the Worker's error path, so the client gets the 413 and not a reset.
+  if (declared !== null && Number(declared) > limit) throw tooLarge(what, limit);
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const parts: Uint8Array[] = [];
@@ -18,7 +16,7 @@ export async function readLimited(req: Request, limit: number, what: string): Pr
     if (done) break;
     total += value.byteLength;
     if (total > limit) {
-      await reader.cancel();
+      reader.releaseLock();
       throw tooLarge(what, limit);
     }
     parts.push(value);

@@ -111,3 +111,36 @@ function readerOf(body: ReadableStream<Uint8Array>): ChunkReader {
     releaseLock: () => byob.releaseLock(),
   };
 }
+
+/**
+ * Reads and drops up to `limit` bytes of a request body that is being refused. HTTP/1.1 clients send the
+ * whole body before they read the answer: an answer sent over an unread body makes the connection close
+ * under them, and Go's client then reports a broken connection instead of the 416 or 404 it was given.
+ * Beyond `limit` the body is cancelled (the client sees a reset; it was sending that much for nothing).
+ */
+export async function discardBody(body: ReadableStream<Uint8Array> | null, limit: number): Promise<void> {
+  if (!body) return;
+  let reader: ChunkReader;
+  try {
+    reader = readerOf(body);
+  } catch {
+    return; // already being read elsewhere (handed to the upload session)
+  }
+  let seen = 0;
+  try {
+    while (seen <= limit) {
+      const r = await reader.read();
+      if (r.done) return;
+      seen += r.value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // the client went away: nothing left to drop
+  } finally {
+    try {
+      reader.releaseLock();
+    } catch {
+      // already released
+    }
+  }
+}

@@ -11,6 +11,7 @@ import { OciError } from "../oci/errors";
 import { chunkOutOfOrder, formatUploadRange } from "../oci/range";
 import { createStorage, type Storage } from "../storage";
 import { finishUpload, type SessionState } from "./commit";
+import { discardBody } from "./blocks";
 import { DirectWrite } from "./direct-write";
 import { newRunningHash, type RunningHash } from "./hasher";
 import type { CommittedBlob, RpcResult, UploadChunk, UploadSessionRpc, UploadStatus } from "./protocol";
@@ -43,8 +44,7 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
 
   async append(repo: string, uuid: string, chunk: UploadChunk): Promise<RpcResult<UploadStatus>> {
     return this.run(async () => {
-      const st = await this.load(repo, uuid);
-      checkRange(st, chunk);
+      const st = await this.admit(repo, uuid, chunk);
       // A body that breaks off keeps what arrived: the client resumes from the Range it is told.
       await this.write(st, chunk);
       return status(st);
@@ -53,8 +53,7 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
 
   async commit(repo: string, uuid: string, digest: string, chunk: UploadChunk): Promise<RpcResult<CommittedBlob>> {
     return this.run(async () => {
-      const st = await this.load(repo, uuid);
-      checkRange(st, chunk);
+      const st = await this.admit(repo, uuid, chunk);
       try {
         return await finishUpload(st, digest, chunk, {
           store: this.storage(),
@@ -172,6 +171,18 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.spool.forget();
+  }
+
+  /** The session's state if this chunk may be appended; if not, its body is dropped before the refusal. */
+  private async admit(repo: string, uuid: string, chunk: UploadChunk): Promise<SessionState> {
+    try {
+      const st = await this.load(repo, uuid);
+      checkRange(st, chunk);
+      return st;
+    } catch (e) {
+      await discardBody(chunk.body, this.config().chunkMaxLength);
+      throw e;
+    }
   }
 
   private async load(repo: string, uuid: string): Promise<SessionState> {

@@ -335,6 +335,29 @@ describe("chunked uploads", () => {
     await expectStored(repo, digest, bytes);
   });
 
+  it("refused 10 MiB chunks (out of order, or a retry of one already stored) get a clean 416 every time, not a reset connection", async () => {
+    // The OCI conformance suite sends chunks of OCI-Chunk-Min-Length (10 MiB here would be 2 parts) and expects
+    // the 416 itself: the refused body must be read, or the connection closes under a client still sending it.
+    const repo = repoName("ooo-big");
+    const bytes = randomBytes(2 * CHUNK);
+    const loc = await startUpload(url, repo);
+    expectSession(await patch(loc, bytes.subarray(0, CHUNK), 0), 202, loc, `0-${CHUNK - 1}`);
+    const outOfOrder = randomBytes(2 * CHUNK);
+    for (let i = 0; i < 4; i++) {
+      for (const [body, start] of [
+        [outOfOrder, 2 * CHUNK],
+        [bytes.subarray(0, CHUNK), 0],
+      ] as const) {
+        const res = await patch(loc, body, start);
+        expect(res.headers.get("range")).toBe(`0-${CHUNK - 1}`);
+        expect(await statusAndCode(res)).toEqual({ status: 416, code: "RANGE_INVALID" });
+      }
+    }
+    // An unknown session refuses a big body cleanly too.
+    const unknown = await patch(`${url}/v2/${repo}/blobs/uploads/00000000-0000-4000-8000-000000000000`, outOfOrder, 0);
+    expect(await statusAndCode(unknown)).toEqual({ status: 404, code: "BLOB_UPLOAD_UNKNOWN" });
+  });
+
   it("a wrong digest on PUT answers 400 DIGEST_INVALID, stores nothing, and ends the session", async () => {
     const repo = repoName("wrong-digest");
     const bytes = randomBytes(CHUNK + 4096);
