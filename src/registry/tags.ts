@@ -6,9 +6,10 @@ import { paginate } from "./pagination";
 
 export async function listTags(ctx: RegistryContext, repo: string): Promise<Response> {
   const tags = await ctx.storage.tags.list(repo);
-  // As Distribution: a repository without tags (unknown, or holding only blobs or untagged manifests) is
-  // unknown to the tags API, so both registries answer alike on a shared bucket.
-  if (tags.length === 0) {
+  // A repository that holds anything (blobs, untagged manifests) lists no tags; only one with nothing stored
+  // is unknown. (Distribution answers NAME_UNKNOWN for both; the OCI conformance suite expects 200 once the
+  // last tag of an existing repository is deleted.)
+  if (tags.length === 0 && !(await ctx.storage.repositories.exists(repo))) {
     throw new OciError("NAME_UNKNOWN", "repository name not known to registry", { detail: { name: repo } });
   }
   const page = paginate(tags, ctx.url, `/v2/${repo}/tags/list`);

@@ -36,6 +36,15 @@ export class RepositoryStore {
     return repos.sort(compareLexical);
   }
 
+  /**
+   * Whether the repository holds anything of its own (its `_layers`, `_manifests`… directories; a nested
+   * repository `name/x` does not make `name` one): one S3 request.
+   */
+  async exists(name: string): Promise<boolean> {
+    const r = await this.s3.list({ prefix: `${this.layout.repository(name)}_`, maxKeys: 1 });
+    return r.keys.length > 0;
+  }
+
   private async subdirectories(prefix: string): Promise<string[]> {
     const out: string[] = [];
     let token: string | undefined;
