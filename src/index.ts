@@ -10,7 +10,7 @@ import { route } from "./http/router";
 import type { AccessGuard, RegistryContext } from "./registry/context";
 import { UploadHints } from "./registry/upload-hints";
 import { createStorage, type Storage } from "./storage";
-import { discardBody } from "./uploads/blocks";
+import { discardBody } from "./streams/body";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
 
 /** Refused request bodies are read and dropped up to this size, then cut off. */

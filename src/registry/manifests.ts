@@ -11,7 +11,7 @@ import { parseReference } from "../oci/names";
 import { mapLimit } from "../storage/limit";
 import type { StoredManifest } from "../storage/manifests";
 import { type RegistryContext, empty } from "./context";
-import { readLimited } from "./body";
+import { readLimited } from "../streams/body";
 
 /** The spec asks registries to accept manifests of at least 4 MiB, and to answer 413 above their limit. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;

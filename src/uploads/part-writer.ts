@@ -4,7 +4,7 @@
 // (maxInFlight + 1) parts whatever the stream's size. Pure logic over an injected upload function, so it is
 // unit-tested without S3.
 
-import { forEachBlock, type BlockReadResult } from "./blocks";
+import { forEachBlock, type BlockReadResult } from "../streams/blocks";
 
 export interface PartWriterResult extends BlockReadResult {
   /** Complete parts handed to uploadPart. */

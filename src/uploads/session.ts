@@ -11,7 +11,7 @@ import { OciError } from "../oci/errors";
 import { chunkOutOfOrder, formatUploadRange } from "../oci/range";
 import { createStorage, type Storage } from "../storage";
 import { finishUpload, type SessionState } from "./commit";
-import { discardBody } from "./blocks";
+import { discardBody } from "../streams/body";
 import { DirectWrite } from "./direct-write";
 import { newRunningHash, type RunningHash } from "./hasher";
 import type { CommittedBlob, RpcResult, UploadChunk, UploadSessionRpc, UploadStatus } from "./protocol";

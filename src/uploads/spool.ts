@@ -9,7 +9,7 @@
 // spool is also the fallback of a hinted upload (direct-write.ts) whose guess turned out wrong.
 
 import { OciError } from "../oci/errors";
-import { forEachBlock } from "./blocks";
+import { forEachBlock } from "../streams/blocks";
 
 const SLICE = 1 << 20;
 /** Durable Object storage holds 10 GB per object; keep clear of it so the session's own state always fits. */

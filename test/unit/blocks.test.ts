@@ -3,7 +3,7 @@
 // readAtLeast, which gathers more per read) and with plain streams: bytes and order kept, blocks exact, the
 // tail returned, and a body that breaks off keeps what was read before the failing read.
 import { describe, expect, it } from "vitest";
-import { forEachBlock } from "../../src/uploads/blocks";
+import { forEachBlock } from "../../src/streams/blocks";
 
 function bytes(n: number, seed = 0): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed) & 0xff);

@@ -9,7 +9,7 @@ import { ConfigError } from "../../config/values";
 import { errorResponse } from "../respond";
 import { timingSafeEqual } from "../../oci/digest";
 import { OciError } from "../../oci/errors";
-import { readLimited } from "../../registry/body";
+import { readLimited } from "../../streams/body";
 import { policyAllows } from "./access";
 import type { AuthConfig } from "../../config/auth";
 import { parseBasic, PasswordVerifier } from "./htpasswd";

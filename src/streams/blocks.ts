@@ -1,6 +1,6 @@
 // Re-blocks a byte stream: whatever sizes the chunks arrive in (4 KiB reads from a client, 1 MiB slices from
 // the spool), hands them on in blocks of exactly `size` bytes, in order, one buffer at a time. Shared by the
-// spool (slices of its storage) and the part writer (S3 parts).
+// upload spool (slices of its storage) and the blob writer (S3 parts).
 
 export interface BlockReadResult {
   /** Bytes read from the stream. */
@@ -65,7 +65,7 @@ export async function forEachBlock(
 const READ_MIN = 256 * 1024;
 const READ_MAX = 1 << 20;
 
-interface ChunkReader {
+export interface ChunkReader {
   read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
   cancel(): Promise<void>;
   releaseLock(): void;
@@ -79,7 +79,7 @@ interface ChunkReader {
  * breaking off) loses at most the bytes of that one read, which the session simply does not count: the
  * client resumes from the Range it is told. Other streams are read as they come.
  */
-function readerOf(body: ReadableStream<Uint8Array>): ChunkReader {
+export function readerOf(body: ReadableStream<Uint8Array>): ChunkReader {
   let byob: ReadableStreamBYOBReader;
   try {
     byob = body.getReader({ mode: "byob" });
@@ -110,37 +110,4 @@ function readerOf(body: ReadableStream<Uint8Array>): ChunkReader {
     cancel: () => byob.cancel(),
     releaseLock: () => byob.releaseLock(),
   };
-}
-
-/**
- * Reads and drops up to `limit` bytes of a request body that is being refused. HTTP/1.1 clients send the
- * whole body before they read the answer: an answer sent over an unread body makes the connection close
- * under them, and Go's client then reports a broken connection instead of the 416 or 404 it was given.
- * Beyond `limit` the body is cancelled (the client sees a reset; it was sending that much for nothing).
- */
-export async function discardBody(body: ReadableStream<Uint8Array> | null, limit: number): Promise<void> {
-  if (!body) return;
-  let reader: ChunkReader;
-  try {
-    reader = readerOf(body);
-  } catch {
-    return; // already being read elsewhere (handed to the upload session)
-  }
-  let seen = 0;
-  try {
-    while (seen <= limit) {
-      const r = await reader.read();
-      if (r.done) return;
-      seen += r.value.byteLength;
-    }
-    await reader.cancel();
-  } catch {
-    // the client went away: nothing left to drop
-  } finally {
-    try {
-      reader.releaseLock();
-    } catch {
-      // already released
-    }
-  }
 }
