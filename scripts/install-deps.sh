@@ -6,6 +6,7 @@
 #   clients    podman buildah docker.io tini (other registry clients; tini-static runs in test images)
 #   reference  docker-registry (CNCF Distribution, the reference implementation)
 #   bench      hey (HTTP load generator)
+#   chromium   Debian's chromium (the real browser the web UI's end-to-end tests drive with playwright-core)
 #   all        every group above
 # Idempotent: a group is skipped when all its commands are already on PATH, so a warm machine pays
 # only a few `command -v` calls. CI runs on a fresh Debian 12 as root, where nothing is installed yet.
@@ -20,13 +21,14 @@ group_spec() {
     clients) echo "podman buildah dockerd docker tini-static|podman buildah docker.io tini|" ;;
     reference) echo "docker-registry|docker-registry|" ;;
     bench) echo "hey|hey|" ;;
+    chromium) echo "chromium|chromium|" ;;
     *) return 1 ;;
   esac
 }
 
 groups=("$@")
 if [ ${#groups[@]} -eq 0 ]; then groups=(swift skopeo); fi
-if [ "${groups[0]}" = "all" ]; then groups=(swift skopeo clients reference bench); fi
+if [ "${groups[0]}" = "all" ]; then groups=(swift skopeo clients reference bench chromium); fi
 
 # Collect what is missing, per apt-get flag set (swift needs --no-install-recommends, others do not).
 missing_cmds=()
@@ -34,7 +36,7 @@ plain_pkgs=()
 norec_pkgs=()
 for g in "${groups[@]}"; do
   if ! spec=$(group_spec "$g"); then
-    echo "install-deps: unknown group '$g' (known: swift skopeo clients reference bench all)" >&2
+    echo "install-deps: unknown group '$g' (known: swift skopeo clients reference bench chromium all)" >&2
     exit 2
   fi
   IFS='|' read -r cmds pkgs flags <<<"$spec"

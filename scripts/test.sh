@@ -7,8 +7,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-# Everything the end-to-end tests drive: the S3 server, the registry clients and Distribution (the reference).
-bash scripts/install-deps.sh swift skopeo clients reference
+# Everything the end-to-end tests drive: the S3 server, the registry clients, Distribution (the reference) and
+# Chromium (the web UI tests).
+bash scripts/install-deps.sh swift skopeo clients reference chromium
 
 if [ ! -d node_modules ] || [ ! -e node_modules/.bin/vitest ]; then
   npm install --no-audit --no-fund
