@@ -80,14 +80,10 @@ export function parseDigest(raw: string): Digest {
   return { algorithm, hex: encoded };
 }
 
-/** True when `raw` parses; for callers that branch rather than fail. */
-export function isValidDigest(raw: string): boolean {
-  try {
-    parseDigest(raw);
-    return true;
-  } catch {
-    return false;
-  }
+/** The digest of a supported algorithm with a well-formed hex part (as read back from a key), else null. */
+export function digestFromParts(algorithm: string, hex: string): Digest | null {
+  if (!isSupportedAlgorithm(algorithm) || hex.length !== HEX_LENGTH[algorithm] || !isLowerHex(hex)) return null;
+  return { algorithm, hex };
 }
 
 function isLowerHex(s: string): boolean {

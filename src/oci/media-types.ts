@@ -1,6 +1,7 @@
 // Media types Berth must recognise: the four manifest formats it stores and serves (OCI image manifest and
-// index, Docker schema2 manifest and manifest list), the Docker schema1 types it refuses, and the config /
-// layer / empty-descriptor types that manifests reference. Comparisons are on normalised values (see
+// index, Docker schema2 manifest and manifest list) and the Docker schema1 types it refuses. The types of
+// what manifests reference (configs, layers) are the client's business: Berth only checks their shape.
+// Comparisons are on normalised values (see
 // normalizeMediaType) because Content-Type is case-insensitive and may carry parameters.
 
 export const OCI_IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -11,21 +12,6 @@ export const DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifes
 /** Docker image manifest schema 1, unsigned and signed (JWS). Refused: deprecated and unverifiable. */
 export const DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json";
 export const DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws";
-
-export const OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json";
-export const DOCKER_CONTAINER_CONFIG = "application/vnd.docker.container.image.v1+json";
-
-export const OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
-export const OCI_LAYER_TAR_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
-export const OCI_LAYER_TAR_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
-export const DOCKER_LAYER_TAR_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-/** Windows base layers: usually carry `urls` and live outside the registry. */
-export const DOCKER_FOREIGN_LAYER_TAR_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-
-/** OCI 1.1 empty descriptor: the two bytes `{}`, used as config (and layer) of artifacts. */
-export const OCI_EMPTY = "application/vnd.oci.empty.v1+json";
-export const OCI_EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-export const OCI_EMPTY_SIZE = 2;
 
 /** The image manifest formats (config + layers). */
 export const IMAGE_MANIFEST_MEDIA_TYPES: readonly string[] = [OCI_IMAGE_MANIFEST, DOCKER_MANIFEST_V2];

@@ -4,6 +4,7 @@
 
 import { formatDigest, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
+import { formatContentRange, parseRangeHeader } from "../oci/range";
 import { type RegistryContext, empty } from "./context";
 
 export async function headBlob(ctx: RegistryContext, repo: string, digest: Digest): Promise<Response> {
@@ -33,29 +34,30 @@ export async function getBlob(ctx: RegistryContext, repo: string, digest: Digest
     const url = await blobs.presignedUrl(digest, ctx.cfg.redirectExpirySeconds);
     return empty(307, { Location: url, "Docker-Content-Digest": formatDigest(digest) });
   }
-  if (!(await blobs.isLinked(repo, digest))) throw blobUnknown(digest);
-  const range = req.headers.get("Range");
-  const sent = range && /^bytes=\d*-\d*$/.test(range.trim()) ? range.trim() : undefined;
-  const res = await blobs.open(digest, sent);
-  if (!res) throw blobUnknown(digest);
-  if (res === "unsatisfiable") {
-    // RFC 9110 §15.5.17: say how large the blob is (S3 servers do not always send it).
-    const info = await blobs.stat(digest);
+  // Streamed by the Worker: the Range header is parsed here (RFC 9110), never handed to the bucket raw.
+  const info = await blobs.statInRepository(repo, digest);
+  if (!info) throw blobUnknown(digest);
+  const range = parseRangeHeader(req.headers.get("Range"), info.size);
+  if (range === "unsatisfiable") {
     throw new OciError("RANGE_INVALID", "requested range not satisfiable", {
-      headers: info ? { "Content-Range": `bytes */${info.size}` } : {},
+      headers: { "Content-Range": formatContentRange(range, info.size) },
     });
   }
-  const headers = new Headers({
+  const res = await blobs.open(digest, range ?? undefined);
+  if (!res) throw blobUnknown(digest);
+  const headers: Record<string, string> = {
     "Content-Type": "application/octet-stream",
     "Docker-Content-Digest": formatDigest(digest),
     "Accept-Ranges": "bytes",
     ETag: `"${formatDigest(digest)}"`,
-  });
-  for (const h of ["Content-Length", "Content-Range"]) {
-    const v = res.headers.get(h);
-    if (v) headers.set(h, v);
+  };
+  if (range) {
+    headers["Content-Range"] = formatContentRange(range, res.size);
+    headers["Content-Length"] = String(range.end - range.start + 1);
+  } else {
+    headers["Content-Length"] = String(res.size);
   }
-  return new Response(res.body, { status: res.status === 206 ? 206 : 200, headers });
+  return new Response(res.body, { status: range ? 206 : 200, headers });
 }
 
 export async function deleteBlob(ctx: RegistryContext, repo: string, digest: Digest): Promise<Response> {
@@ -63,6 +65,7 @@ export async function deleteBlob(ctx: RegistryContext, repo: string, digest: Dig
   // Only the repository's link goes: other repositories may link the same bytes (garbage collection frees them).
   if (!(await ctx.storage.blobs.isLinked(repo, digest))) throw blobUnknown(digest);
   await ctx.storage.blobs.unlink(repo, digest);
+  await ctx.written({ action: "blob.delete", repository: repo, digest: formatDigest(digest) });
   return empty(202, { "Docker-Content-Digest": formatDigest(digest) });
 }
 

@@ -33,7 +33,7 @@ export async function startUpload(ctx: RegistryContext, repo: string, req: Reque
     const d = parseDigestSegment(digest);
     unwrap(await session.begin(repo, uuid, null));
     const committed = unwrap(await session.commit(repo, uuid, formatDigest(d), chunkOf(req, false)));
-    committedHere(ctx, repo, d, committed.size);
+    await committedHere(ctx, repo, d, committed.size);
     return created(repo, committed.digest);
   }
   const status = unwrap(await session.begin(repo, uuid, hint ?? ctx.hints.claim(repo)));
@@ -58,7 +58,7 @@ export async function putUpload(ctx: RegistryContext, repo: string, uuid: string
   if (raw === null || raw === "") throw new OciError("DIGEST_INVALID", "the digest query parameter is required to complete an upload");
   const digest = parseDigestSegment(raw);
   const committed = unwrap(await ctx.session(repo, uuid).commit(repo, uuid, formatDigest(digest), chunkOf(req, true)));
-  committedHere(ctx, repo, digest, committed.size);
+  await committedHere(ctx, repo, digest, committed.size);
   return created(repo, committed.digest);
 }
 
@@ -82,8 +82,9 @@ export async function cancelUpload(ctx: RegistryContext, repo: string, uuid: str
 async function tryMount(ctx: RegistryContext, repo: string, digest: Digest, from: string | null): Promise<Response | null> {
   const { blobs } = ctx.storage;
   let found: boolean;
+  let source: string | null = null;
   if (from !== null && from !== "") {
-    const source = validateRepositoryName(from);
+    source = validateRepositoryName(from);
     // A source the caller may not read is treated as not having the blob: the client simply uploads it.
     if (!ctx.access.may(source, "read")) return null;
     found = (await blobs.statInRepository(source, digest)) !== null;
@@ -95,14 +96,16 @@ async function tryMount(ctx: RegistryContext, repo: string, digest: Digest, from
   if (!found) return null;
   await blobs.link(repo, digest);
   ctx.hints.forget(repo, digest);
+  await ctx.written({ action: "blob.mount", repository: repo, digest: formatDigest(digest), from: source });
   return created(repo, formatDigest(digest));
 }
 
-/** A blob just committed in the repository: cache what is now known, and it needs no upload any more. */
-function committedHere(ctx: RegistryContext, repo: string, digest: Digest, size: number): void {
+/** A blob just committed in the repository: cache what is now known, it needs no upload any more, and say so. */
+async function committedHere(ctx: RegistryContext, repo: string, digest: Digest, size: number): Promise<void> {
   ctx.storage.blobs.remember(digest, size);
   ctx.storage.blobs.rememberLink(repo, digest);
   ctx.hints.forget(repo, digest);
+  await ctx.written({ action: "blob.commit", repository: repo, digest: formatDigest(digest), size });
 }
 
 function created(repo: string, digest: string): Response {

@@ -1,15 +1,44 @@
 // Blobs: the global content-addressed store and each repository's links to it (Distribution's blobstore and
 // linkedblobstore). A blob is visible in a repository only when both its data and the repository's link exist;
-// data is only ever written under its digest after that digest was verified.
+// data is only ever written under its digest after that digest was verified: write() makes the bytes visible
+// only once its caller's check after the last byte passed.
 
 import { formatDigest, type Digest } from "../oci/digest";
+import type { ByteRange } from "../oci/range";
+import { writeObject } from "./blob-writer";
+import type { ObjectRead, StorageDriver } from "./driver";
 import type { Layout } from "./layout";
 import { TtlCache } from "./ttl-cache";
-import { S3Error, type S3Client } from "./s3/client";
 
 export interface BlobInfo {
   digest: Digest;
   size: number;
+}
+
+/** A blob found by a walk of the store. `cursor` resumes a later walk right after it. */
+export interface WalkedBlob extends BlobInfo {
+  lastModified: number;
+  cursor: string;
+}
+
+/**
+ * A multipart upload a blob write opened: recorded by its owner (the upload session) so it can be aborted if
+ * the owner dies before the write ends. Opaque to the owner.
+ */
+export interface BlobWriteHandle {
+  key: string;
+  uploadId: string;
+}
+
+export interface BlobWriteOptions {
+  /** Part size of multipart uploads (REGISTRY_STORAGE_S3_CHUNKSIZE). */
+  partSize: number;
+  /** Sees every byte, in order, part by part (hashing). */
+  onPart?(bytes: Uint8Array): Promise<void>;
+  /** After the last byte, before the blob becomes visible: throwing (a digest mismatch) leaves nothing. */
+  beforeComplete?(size: number): Promise<void>;
+  /** A multipart upload was opened; record the handle to abort it if the write is lost. */
+  onStarted?(handle: BlobWriteHandle): Promise<void>;
 }
 
 /** Sizes of blobs known to exist: content-addressed data never changes (only garbage collection removes it). */
@@ -29,7 +58,7 @@ export class BlobStore {
   private presigned: { expiresSeconds: number; urls: TtlCache<string> } | null = null;
 
   constructor(
-    private readonly s3: S3Client,
+    private readonly store: StorageDriver,
     private readonly layout: Layout,
   ) {}
 
@@ -38,7 +67,7 @@ export class BlobStore {
     const key = formatDigest(digest);
     const cached = this.sizes.get(key);
     if (cached !== undefined) return { digest, size: cached };
-    const h = await this.s3.head(this.layout.blobData(digest));
+    const h = await this.store.head(this.layout.blobData(digest));
     if (!h) return null;
     this.sizes.set(key, h.size);
     return { digest, size: h.size };
@@ -53,7 +82,7 @@ export class BlobStore {
   async isLinked(repo: string, digest: Digest): Promise<boolean> {
     const key = this.layout.layerLink(repo, digest);
     if (this.links.get(key)) return true;
-    const linked = (await this.s3.head(key)) !== null;
+    const linked = (await this.store.head(key)) !== null;
     if (linked) this.links.set(key, true);
     return linked;
   }
@@ -67,7 +96,7 @@ export class BlobStore {
   async link(repo: string, digest: Digest): Promise<void> {
     const body = formatDigest(digest);
     const key = this.layout.layerLink(repo, digest);
-    await this.s3.put(key, body, { length: body.length });
+    await this.store.put(key, body, { length: body.length });
     this.links.set(key, true);
   }
 
@@ -79,13 +108,35 @@ export class BlobStore {
   async unlink(repo: string, digest: Digest): Promise<void> {
     const key = this.layout.layerLink(repo, digest);
     this.links.delete(key);
-    await this.s3.delete(key);
+    await this.store.delete(key);
   }
 
-  /** Writes verified bytes under their digest (small blobs and manifests: one PutObject). */
-  async putVerified(digest: Digest, bytes: Uint8Array, contentType?: string): Promise<void> {
-    await this.s3.put(this.layout.blobData(digest), bytes, { length: bytes.byteLength, contentType });
-    this.remember(digest, bytes.byteLength);
+  /**
+   * Writes a stream as the blob's data: one put when it fits in a part, else a multipart upload that is
+   * completed only after `beforeComplete` accepted the bytes (any failure aborts it). Returns the size.
+   */
+  async write(digest: Digest, body: ReadableStream<Uint8Array>, opts: BlobWriteOptions): Promise<number> {
+    const key = this.layout.blobData(digest);
+    const size = await writeObject(this.store, key, body, opts.partSize, {
+      onPart: opts.onPart,
+      beforeComplete: opts.beforeComplete,
+      onStarted: opts.onStarted ? (uploadId) => opts.onStarted!({ key, uploadId }) : undefined,
+    });
+    this.remember(digest, size);
+    return size;
+  }
+
+  /** Aborts the multipart upload of a write whose owner lost track of it (it never became visible). */
+  async abandonWrite(handle: BlobWriteHandle): Promise<void> {
+    await this.store.abortMultipart(handle.key, handle.uploadId);
+  }
+
+  /** Every blob in the store, in key order; `after` is a cursor from an earlier walk. */
+  async *walk(after?: string): AsyncIterableIterator<WalkedBlob> {
+    for await (const o of this.store.walk(this.layout.blobsRoot(), { after })) {
+      const digest = this.layout.blobOfKey(o.key);
+      if (digest) yield { digest, size: o.size, lastModified: o.lastModified, cursor: o.key };
+    }
   }
 
   /** A presigned GET URL of the blob's data valid for `expiresSeconds`, reused while it has most of that left. */
@@ -98,26 +149,13 @@ export class BlobStore {
     const key = formatDigest(digest);
     const cached = urls.get(key);
     if (cached !== undefined) return cached;
-    const url = await this.s3.presignGet(this.layout.blobData(digest), expiresSeconds);
+    const url = await this.store.presignGet(this.layout.blobData(digest), expiresSeconds);
     urls.set(key, url);
     return url;
   }
 
-  /**
-   * Streams the blob (or a range of it) from the bucket: the S3 response (200/206), null when the data is
-   * missing, or "unsatisfiable" when the range lies outside the blob.
-   */
-  async open(digest: Digest, range?: string): Promise<Response | null | "unsatisfiable"> {
-    try {
-      const res = await this.s3.get(this.layout.blobData(digest), range ? { range } : undefined);
-      if (res?.status === 416) {
-        await res.body?.cancel();
-        return "unsatisfiable";
-      }
-      return res;
-    } catch (e) {
-      if (range && e instanceof S3Error && e.status === 416) return "unsatisfiable";
-      throw e;
-    }
+  /** Streams the blob's data, or the range of it (inside the blob: check it against stat() first); null when missing. */
+  open(digest: Digest, range?: ByteRange): Promise<ObjectRead | null> {
+    return this.store.get(this.layout.blobData(digest), range);
   }
 }

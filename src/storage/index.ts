@@ -1,18 +1,18 @@
-// The storage layer as handlers and the upload session see it: one S3 client, the layout, and one store per
-// kind of thing kept in the bucket. Handlers never build keys; only layout.ts does.
+// The storage layer as handlers, the upload session and background jobs see it: one store per kind of thing
+// kept in the bucket. The stores are the only code that reads or writes the bucket, through the object-store
+// driver (driver/); only layout.ts knows key names. Nothing here hands out the driver or the layout.
 
-import type { Config } from "../config";
+import type { S3Config } from "../config";
 import { BlobStore } from "./blobs";
+import type { StorageDriver } from "./driver";
+import { S3Driver } from "./driver/s3/driver";
 import { Layout } from "./layout";
 import { ManifestStore } from "./manifests";
 import { ReferrerStore } from "./referrers";
 import { RepositoryStore } from "./repositories";
-import { S3Client } from "./s3/client";
 import { TagStore } from "./tags";
 
 export interface Storage {
-  s3: S3Client;
-  layout: Layout;
   blobs: BlobStore;
   manifests: ManifestStore;
   tags: TagStore;
@@ -20,16 +20,19 @@ export interface Storage {
   repositories: RepositoryStore;
 }
 
-export function createStorage(cfg: Config): Storage {
-  const s3 = new S3Client(cfg.s3);
-  const layout = new Layout(cfg.s3.rootDirectory);
+/** The stores over the configured S3 bucket. */
+export function createStorage(s3: S3Config): Storage {
+  return storageOn(S3Driver.fromConfig(s3), s3.rootDirectory);
+}
+
+/** The stores over any driver (the in-memory one in unit tests), keys under `rootDirectory`. */
+export function storageOn(driver: StorageDriver, rootDirectory = ""): Storage {
+  const layout = new Layout(rootDirectory);
   return {
-    s3,
-    layout,
-    blobs: new BlobStore(s3, layout),
-    manifests: new ManifestStore(s3, layout),
-    tags: new TagStore(s3, layout),
-    referrers: new ReferrerStore(s3, layout),
-    repositories: new RepositoryStore(s3, layout),
+    blobs: new BlobStore(driver, layout),
+    manifests: new ManifestStore(driver, layout),
+    tags: new TagStore(driver, layout),
+    referrers: new ReferrerStore(driver, layout),
+    repositories: new RepositoryStore(driver, layout),
   };
 }

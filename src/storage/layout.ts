@@ -8,7 +8,7 @@
 //       _manifests/revisions/<alg>/<hex>/link                             repository holds this manifest
 //       _manifests/tags/<tag>/current/link                                tag -> manifest digest
 //       _manifests/tags/<tag>/index/<alg>/<hex>/link                      every digest the tag pointed to
-//       _uploads/<uuid>/data                                              temporary object of an upload session
+//       _uploads/<uuid>/...                                               Distribution's upload state (Berth writes none)
 //       _berth/referrers/<alg>/<subject-hex>/<alg>/<hex>                  Berth's referrers index (see below)
 //
 // Every link file holds exactly "<alg>:<hex>" with no newline. Distribution skips directories under a
@@ -16,12 +16,23 @@
 // Callers pass names and digests that were already validated against the spec's grammar; the asserts here
 // are a second fence so that nothing can ever build a key outside its repository.
 
-import type { Digest } from "../oci/digest";
+import { digestFromParts, type Digest } from "../oci/digest";
 
 const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const HEX_RE = /^[a-f0-9]+$/;
-const UUID_RE = /^[a-f0-9-]{16,64}$/;
+// Keys as Distribution writes them, read back by walks (the algorithm is any the spec's grammar allows).
+const BLOB_KEY_RE = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-f0-9]{2})\/([a-f0-9]{32,})\/data$/;
+const LAYER_LINK_RE = /^_layers\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-f0-9]{32,})\/link$/;
+const REVISION_LINK_RE = /^_manifests\/revisions\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-f0-9]{32,})\/link$/;
+const TAG_CURRENT_RE = /^_manifests\/tags\/([^/]+)\/current\/link$/;
+const TAG_INDEX_RE = /^_manifests\/tags\/([^/]+)\/index\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-f0-9]{32,})\/link$/;
+
+/** A link file found by a walk of repositories/. */
+export type RepositoryLink =
+  | { kind: "layer" | "revision"; repository: string; digest: Digest }
+  | { kind: "tag"; repository: string; tag: string }
+  | { kind: "tag-index"; repository: string; tag: string; digest: Digest };
 
 function name(n: string): string {
   if (n.length > 255 || !NAME_RE.test(n)) throw new Error("layout: invalid repository name");
@@ -46,7 +57,21 @@ export class Layout {
 
   blobData(d: Digest): string {
     if (!HEX_RE.test(d.hex)) throw new Error("layout: invalid digest");
-    return `${this.base}blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`;
+    return `${this.blobsRoot()}${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`;
+  }
+
+  /** Prefix of every blob's data (a walk of it visits each blob once). */
+  blobsRoot(): string {
+    return `${this.base}blobs/`;
+  }
+
+  /** The digest whose data lives at `key`, or null for any other key (e.g. a stray object under blobs/). */
+  blobOfKey(key: string): Digest | null {
+    const root = this.blobsRoot();
+    if (!key.startsWith(root)) return null;
+    const m = BLOB_KEY_RE.exec(key.slice(root.length));
+    if (!m || m[2] !== m[3]!.slice(0, 2)) return null;
+    return digestFromParts(m[1]!, m[3]!);
   }
 
   /** Prefix under which all repositories live (for the catalog walk). */
@@ -54,16 +79,54 @@ export class Layout {
     return `${this.base}repositories/`;
   }
 
+  /**
+   * What a key under repositories/ is: a repository's layer link, manifest revision link, tag link or tag
+   * index entry, or null for anything else (upload leftovers, Berth's own `_berth/` entries, strays). One
+   * walk of repositories/ with this visits every link of every repository (the mark phase of a collector).
+   */
+  linkOfKey(key: string): RepositoryLink | null {
+    const root = this.repositoriesRoot();
+    if (!key.startsWith(root)) return null;
+    const rest = key.slice(root.length);
+    const cut = rest.search(/\/_(layers|manifests)\//);
+    if (cut <= 0) return null;
+    const repository = rest.slice(0, cut);
+    if (!NAME_RE.test(repository)) return null;
+    const tail = rest.slice(cut + 1);
+    let m = LAYER_LINK_RE.exec(tail) ?? REVISION_LINK_RE.exec(tail);
+    if (m) {
+      const digest = digestFromParts(m[1]!, m[2]!);
+      const kind = tail.startsWith("_layers/") ? "layer" : "revision";
+      return digest ? { kind, repository, digest } : null;
+    }
+    m = TAG_CURRENT_RE.exec(tail);
+    if (m) return TAG_RE.test(m[1]!) ? { kind: "tag", repository, tag: m[1]! } : null;
+    m = TAG_INDEX_RE.exec(tail);
+    if (m) {
+      const digest = digestFromParts(m[2]!, m[3]!);
+      return digest && TAG_RE.test(m[1]!) ? { kind: "tag-index", repository, tag: m[1]!, digest } : null;
+    }
+    return null;
+  }
+
   repository(n: string): string {
     return `${this.base}repositories/${name(n)}/`;
   }
 
+  layersRoot(n: string): string {
+    return `${this.repository(n)}_layers/`;
+  }
+
   layerLink(n: string, d: Digest): string {
-    return `${this.repository(n)}_layers/${dig(d)}/link`;
+    return `${this.layersRoot(n)}${dig(d)}/link`;
+  }
+
+  revisionsRoot(n: string): string {
+    return `${this.repository(n)}_manifests/revisions/`;
   }
 
   manifestRevisionLink(n: string, d: Digest): string {
-    return `${this.repository(n)}_manifests/revisions/${dig(d)}/link`;
+    return `${this.revisionsRoot(n)}${dig(d)}/link`;
   }
 
   tagsRoot(n: string): string {
@@ -81,11 +144,6 @@ export class Layout {
   /** Everything under one tag (current link and index), for tag deletion. */
   tagRoot(n: string, t: string): string {
     return `${this.tagsRoot(n)}${tag(t)}/`;
-  }
-
-  uploadData(n: string, uuid: string): string {
-    if (!UUID_RE.test(uuid)) throw new Error("layout: invalid upload id");
-    return `${this.repository(n)}_uploads/${uuid}/data`;
   }
 
   referrersOf(n: string, subject: Digest): string {

@@ -7,7 +7,7 @@
 
 import { formatDigest, type Digest } from "../oci/digest";
 import type { Layout } from "./layout";
-import type { S3Client } from "./s3/client";
+import type { StorageDriver } from "./driver";
 import { TtlCache } from "./ttl-cache";
 
 /** Manifests are a few KiB; bigger ones (up to the 4 MiB limit) are not worth an isolate's memory. */
@@ -27,12 +27,12 @@ export class ManifestStore {
   private readonly cache = new TtlCache<StoredManifest>(CACHE_TTL_MS, CACHE_ENTRIES);
 
   constructor(
-    private readonly s3: S3Client,
+    private readonly store: StorageDriver,
     private readonly layout: Layout,
   ) {}
 
   async exists(repo: string, digest: Digest): Promise<boolean> {
-    return (await this.s3.head(this.layout.manifestRevisionLink(repo, digest))) !== null;
+    return (await this.store.head(this.layout.manifestRevisionLink(repo, digest))) !== null;
   }
 
   /** The manifest if this repository holds it. Link and bytes are read at once: one round trip. */
@@ -46,10 +46,10 @@ export class ManifestStore {
     const key = formatDigest(digest);
     const cached = this.cache.get(key);
     if (cached) return cached;
-    const res = await this.s3.get(this.layout.blobData(digest));
+    const res = await this.store.get(this.layout.blobData(digest));
     if (!res) return null;
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const ct = res.headers.get("content-type");
+    const bytes = new Uint8Array(await new Response(res.body).arrayBuffer());
+    const ct = res.contentType;
     const stored = { bytes, contentType: ct && ct !== "application/octet-stream" && ct !== "binary/octet-stream" ? ct : null };
     this.remember(key, stored);
     return stored;
@@ -61,13 +61,13 @@ export class ManifestStore {
 
   /** Stores verified bytes, then links them into the repository (the link last, so it never points at nothing). */
   async put(repo: string, digest: Digest, bytes: Uint8Array, mediaType: string): Promise<void> {
-    await this.s3.put(this.layout.blobData(digest), bytes, { length: bytes.byteLength, contentType: mediaType });
+    await this.store.put(this.layout.blobData(digest), bytes, { length: bytes.byteLength, contentType: mediaType });
     const link = formatDigest(digest);
-    await this.s3.put(this.layout.manifestRevisionLink(repo, digest), link, { length: link.length });
+    await this.store.put(this.layout.manifestRevisionLink(repo, digest), link, { length: link.length });
     this.remember(link, { bytes, contentType: mediaType });
   }
 
   async unlink(repo: string, digest: Digest): Promise<void> {
-    await this.s3.delete(this.layout.manifestRevisionLink(repo, digest));
+    await this.store.delete(this.layout.manifestRevisionLink(repo, digest));
   }
 }

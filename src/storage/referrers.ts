@@ -5,7 +5,7 @@
 import type { Digest } from "../oci/digest";
 import type { Layout } from "./layout";
 import { mapLimit } from "./limit";
-import type { S3Client } from "./s3/client";
+import type { StorageDriver } from "./driver";
 
 export interface ReferrerDescriptor {
   mediaType: string;
@@ -17,37 +17,31 @@ export interface ReferrerDescriptor {
 
 export class ReferrerStore {
   constructor(
-    private readonly s3: S3Client,
+    private readonly store: StorageDriver,
     private readonly layout: Layout,
   ) {}
 
   async add(repo: string, subject: Digest, referrer: Digest, desc: ReferrerDescriptor): Promise<void> {
     const body = new TextEncoder().encode(JSON.stringify(desc));
-    await this.s3.put(this.layout.referrer(repo, subject, referrer), body, {
+    await this.store.put(this.layout.referrer(repo, subject, referrer), body, {
       length: body.byteLength,
       contentType: "application/json",
     });
   }
 
   async remove(repo: string, subject: Digest, referrer: Digest): Promise<void> {
-    await this.s3.delete(this.layout.referrer(repo, subject, referrer));
+    await this.store.delete(this.layout.referrer(repo, subject, referrer));
   }
 
   /** Every referrer of the subject, ordered by digest so pages are stable. */
   async list(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
     const keys: string[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < 1000; page++) {
-      const r = await this.s3.list({ prefix: this.layout.referrersOf(repo, subject), continuationToken: token });
-      keys.push(...r.keys.map((k) => k.key));
-      token = r.nextToken;
-      if (!token) break;
-    }
+    for await (const o of this.store.walk(this.layout.referrersOf(repo, subject))) keys.push(o.key);
     const found = await mapLimit(keys, 6, async (key) => {
-      const res = await this.s3.get(key);
+      const res = await this.store.get(key);
       if (!res) return null; // removed since the listing
       try {
-        return JSON.parse(await res.text()) as ReferrerDescriptor;
+        return JSON.parse(await new Response(res.body).text()) as ReferrerDescriptor;
       } catch {
         return null;
       }

@@ -1,17 +1,17 @@
 // The list of repositories (catalog). As in Distribution (registry/storage/catalog.go), a repository is a
 // directory under `repositories/` that holds `_layers/`, so both registries list the same names on a shared
 // bucket; names nest (`team/app`), so the walk descends into every directory not starting with "_".
-// Listing with a delimiter costs one S3 request per directory, run a few at a time.
+// Listing a directory costs one request to the store per 1000 entries, run a few at a time.
 
 import type { Layout } from "./layout";
 import { compareLexical } from "./tags";
-import type { S3Client } from "./s3/client";
+import type { StorageDriver } from "./driver";
 
 const MAX_DIRECTORIES = 100_000;
 
 export class RepositoryStore {
   constructor(
-    private readonly s3: S3Client,
+    private readonly store: StorageDriver,
     private readonly layout: Layout,
   ) {}
 
@@ -41,19 +41,13 @@ export class RepositoryStore {
    * repository `name/x` does not make `name` one): one S3 request.
    */
   async exists(name: string): Promise<boolean> {
-    const r = await this.s3.list({ prefix: `${this.layout.repository(name)}_`, maxKeys: 1 });
-    return r.keys.length > 0;
+    const first = await this.store.walk(`${this.layout.repository(name)}_`, { pageSize: 1 }).next();
+    return first.done !== true;
   }
 
   private async subdirectories(prefix: string): Promise<string[]> {
     const out: string[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < 1000; page++) {
-      const r = await this.s3.list({ prefix, delimiter: "/", continuationToken: token });
-      out.push(...r.prefixes);
-      token = r.nextToken;
-      if (!token) break;
-    }
+    for await (const dir of this.store.directories(prefix)) out.push(dir);
     return out;
   }
 }

@@ -4,18 +4,18 @@
 import { formatDigest, parseDigest, type Digest } from "../oci/digest";
 import type { Layout } from "./layout";
 import { mapLimit } from "./limit";
-import type { S3Client } from "./s3/client";
+import type { StorageDriver } from "./driver";
 
 export class TagStore {
   constructor(
-    private readonly s3: S3Client,
+    private readonly store: StorageDriver,
     private readonly layout: Layout,
   ) {}
 
   async resolve(repo: string, tag: string): Promise<Digest | null> {
-    const res = await this.s3.get(this.layout.tagCurrentLink(repo, tag));
+    const res = await this.store.get(this.layout.tagCurrentLink(repo, tag));
     if (!res) return null;
-    const text = (await res.text()).trim();
+    const text = (await new Response(res.body).text()).trim();
     try {
       return parseDigest(text);
     } catch {
@@ -26,25 +26,19 @@ export class TagStore {
   /** Points the tag at a stored manifest. The current link is written last: a tag moves only once the rest is in place. */
   async set(repo: string, tag: string, digest: Digest): Promise<void> {
     const link = formatDigest(digest);
-    await this.s3.put(this.layout.tagIndexLink(repo, tag, digest), link, { length: link.length });
-    await this.s3.put(this.layout.tagCurrentLink(repo, tag), link, { length: link.length });
+    await this.store.put(this.layout.tagIndexLink(repo, tag, digest), link, { length: link.length });
+    await this.store.put(this.layout.tagCurrentLink(repo, tag), link, { length: link.length });
   }
 
   /** Removes the tag; true when it existed. */
   async delete(repo: string, tag: string): Promise<boolean> {
     const keys: string[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < 1000; page++) {
-      const r = await this.s3.list({ prefix: this.layout.tagRoot(repo, tag), continuationToken: token });
-      keys.push(...r.keys.map((k) => k.key));
-      token = r.nextToken;
-      if (!token) break;
-    }
+    for await (const o of this.store.walk(this.layout.tagRoot(repo, tag))) keys.push(o.key);
     if (keys.length === 0) return false;
     // The current link first: once it is gone the tag no longer resolves, whatever happens to the rest.
     const current = this.layout.tagCurrentLink(repo, tag);
-    await this.s3.delete(current);
-    await this.s3.deleteMany(keys.filter((k) => k !== current));
+    await this.store.delete(current);
+    await this.store.deleteMany(keys.filter((k) => k !== current));
     return true;
   }
 
@@ -52,13 +46,7 @@ export class TagStore {
   async list(repo: string): Promise<string[]> {
     const root = this.layout.tagsRoot(repo);
     const tags: string[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < 10000; page++) {
-      const r = await this.s3.list({ prefix: root, delimiter: "/", continuationToken: token });
-      for (const p of r.prefixes) tags.push(p.slice(root.length, -1));
-      token = r.nextToken;
-      if (!token) break;
-    }
+    for await (const dir of this.store.directories(root)) tags.push(dir.slice(root.length, -1));
     return tags.sort(compareLexical);
   }
 

@@ -13,10 +13,10 @@
 
 import { formatDigest, parseDigest, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
-import type { Storage } from "../storage";
-import { BodyCutError, writeBlob } from "./blob-writer";
+import type { BlobStore, BlobWriteHandle } from "../storage/blobs";
+import { BodyCutError } from "../storage/blob-writer";
 import type { DirectWrite } from "./direct-write";
-import { hashStream, newRunningHash, type RunningHash } from "./hasher";
+import type { Hashing, RunningHash } from "./hasher";
 import type { CommittedBlob, UploadChunk } from "./protocol";
 import type { Spool } from "./spool";
 
@@ -30,13 +30,14 @@ export interface SessionState {
   /** Slices in the spool. */
   slices: number;
   /** A multipart upload opened at commit (recorded so the alarm can abort it if the commit dies). */
-  pending: { key: string; uploadId: string } | null;
+  pending: BlobWriteHandle | null;
   /** The digest the bytes will probably have (registry/upload-hints.ts), or null. */
   hint?: string | null;
 }
 
 export interface CommitDeps {
-  store: Storage;
+  blobs: BlobStore;
+  hashing: Hashing;
   partSize: number;
   spool: Spool;
   /** The session's running hash as it stands now (null when lost). */
@@ -52,17 +53,14 @@ export interface CommitDeps {
 
 export async function finishUpload(st: SessionState, digestRaw: string, chunk: UploadChunk, deps: CommitDeps): Promise<CommittedBlob> {
   const digest = parseDigest(digestRaw);
-  const { store } = deps;
-  const key = store.layout.blobData(digest);
-  const track = {
-    onStarted: async (uploadId: string) => {
-      st.pending = { key, uploadId };
-      await deps.save();
-    },
+  const { blobs } = deps;
+  const onStarted = async (handle: BlobWriteHandle) => {
+    st.pending = handle;
+    await deps.save();
   };
 
   if (st.offset === 0 && chunk.body && digest.algorithm === "sha256") {
-    const existing = await store.blobs.stat(digest);
+    const existing = await blobs.stat(digest);
     let size: number;
     if (existing) {
       // Content addressing: the verified blob is already stored, the client's copy is not needed.
@@ -70,9 +68,10 @@ export async function finishUpload(st: SessionState, digestRaw: string, chunk: U
       if (chunk.length !== null && chunk.length !== existing.size) throw mismatch(digest, null);
       size = existing.size;
     } else {
-      const hash = newRunningHash();
-      size = await writeBlob(store.s3, key, chunk.body, deps.partSize, {
-        ...track,
+      const hash = deps.hashing.running();
+      size = await blobs.write(digest, chunk.body, {
+        partSize: deps.partSize,
+        onStarted,
         onPart: (bytes) => hash.update(bytes),
         beforeComplete: async (size) => {
           checkLength(chunk, size);
@@ -82,7 +81,7 @@ export async function finishUpload(st: SessionState, digestRaw: string, chunk: U
         throw e instanceof BodyCutError ? new OciError("SIZE_INVALID", e.message) : e;
       });
     }
-    await store.blobs.link(st.repo, digest);
+    await blobs.link(st.repo, digest);
     return { digest: formatDigest(digest), size };
   }
 
@@ -93,20 +92,20 @@ export async function finishUpload(st: SessionState, digestRaw: string, chunk: U
   const actual =
     live && live.offset === st.offset && digest.algorithm === "sha256"
       ? { algorithm: digest.algorithm, hex: await live.hex() }
-      : { algorithm: digest.algorithm, hex: await hashStream(deps.spool.stream(st.slices), digest.algorithm) };
+      : { algorithm: digest.algorithm, hex: await deps.hashing.ofStream(deps.spool.stream(st.slices), digest.algorithm) };
   await verify(digest, actual);
   const direct = deps.direct();
-  if (direct && direct.key === key && direct.fed === st.offset && (await direct.complete())) {
+  if (direct && direct.digest === formatDigest(digest) && direct.fed === st.offset && (await direct.complete())) {
     // The hint was right: the verified bytes are already at the blob's key.
   } else {
     await deps.dropDirect();
     // A blob of one part is simply written (rewriting identical verified bytes is harmless and saves the
     // existence check); a bigger one is looked for first, since writing it again would cost the whole upload.
-    if (st.offset <= deps.partSize || !(await store.blobs.stat(digest))) {
-      await writeBlob(store.s3, key, deps.spool.stream(st.slices), deps.partSize, track);
+    if (st.offset <= deps.partSize || !(await blobs.stat(digest))) {
+      await blobs.write(digest, deps.spool.stream(st.slices), { partSize: deps.partSize, onStarted });
     }
   }
-  await store.blobs.link(st.repo, digest);
+  await blobs.link(st.repo, digest);
   return { digest: formatDigest(digest), size: st.offset };
 }
 

@@ -9,8 +9,8 @@
 // Slices are handed to the writer without copying: `feed` returns once the writer has copied the slice into
 // its part buffer, so the caller may refill it; a slow S3 server slows the feeder down (bounded memory).
 
-import type { S3Client } from "../storage/s3/client";
-import { writeBlob } from "./blob-writer";
+import { formatDigest, type Digest } from "../oci/digest";
+import type { BlobStore, BlobWriteHandle } from "../storage/blobs";
 
 export class DirectWrite {
   /** Bytes fed so far, in order. */
@@ -20,15 +20,14 @@ export class DirectWrite {
   private decide!: (ok: boolean) => void;
   private readonly outcome: Promise<boolean>;
 
-  constructor(
-    s3: S3Client,
-    /** The hinted blob's data key. */
-    readonly key: string,
-    partSize: number,
-    onStarted: (uploadId: string) => Promise<void>,
-  ) {
+  /** The hinted digest, canonical form. */
+  readonly digest: string;
+
+  constructor(blobs: BlobStore, digest: Digest, partSize: number, onStarted: (handle: BlobWriteHandle) => Promise<void>) {
+    this.digest = formatDigest(digest);
     const verdict = new Promise<boolean>((resolve) => (this.decide = resolve));
-    this.outcome = writeBlob(s3, key, this.handoff.readable, partSize, {
+    this.outcome = blobs.write(digest, this.handoff.readable, {
+      partSize,
       onStarted,
       beforeComplete: async () => {
         if (!(await verdict)) throw new Error("direct write abandoned");

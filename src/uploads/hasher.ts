@@ -29,13 +29,19 @@ class DigestStreamHash implements RunningHash {
   }
 }
 
-export function newRunningHash(): RunningHash {
-  return new DigestStreamHash();
+/** How the session hashes: workerd's DigestStream in the Worker; unit tests (Node) bring their own. */
+export interface Hashing {
+  /** A new running SHA-256. */
+  running(): RunningHash;
+  /** Hex digest of a whole stream, e.g. the spool read back for verification. */
+  ofStream(body: ReadableStream<Uint8Array>, algorithm: "sha256" | "sha512"): Promise<string>;
 }
 
-/** SHA-256 (or SHA-512) of a stream, e.g. a stored object read back for verification. */
-export async function hashStream(body: ReadableStream<Uint8Array>, algorithm: "sha256" | "sha512"): Promise<string> {
-  const ds = new crypto.DigestStream(algorithm === "sha256" ? "SHA-256" : "SHA-512");
-  await body.pipeTo(ds);
-  return hexOf(await ds.digest);
-}
+export const workerdHashing: Hashing = {
+  running: () => new DigestStreamHash(),
+  async ofStream(body, algorithm) {
+    const ds = new crypto.DigestStream(algorithm === "sha256" ? "SHA-256" : "SHA-512");
+    await body.pipeTo(ds);
+    return hexOf(await ds.digest);
+  },
+};

@@ -5,7 +5,7 @@
 // bucket and are uploaded once, straight to the blob's own key.
 //
 // Bytes are stored in slices of at most SLICE bytes (a row is capped at 2 MB on SQLite-backed objects), one
-// row each in a table keyed by the slice's number. Memory stays at one slice whatever the upload's size. The
+// row each in a table keyed by the slice's number (sqlSlices; the logic is unit-tested over memory). Memory stays at one slice whatever the upload's size. The
 // spool is also the fallback of a hinted upload (direct-write.ts) whose guess turned out wrong.
 
 import { OciError } from "../oci/errors";
@@ -21,23 +21,45 @@ export interface AppendResult {
   bodyError?: unknown;
 }
 
-export class Spool {
-  private ready = false;
-  constructor(private readonly storage: DurableObjectStorage) {}
+/** Where the slices are kept: the Durable Object's SQLite (sqlSlices), or memory in unit tests. */
+export interface SliceStore {
+  /** Stores slice `n` (a copy: the caller reuses the buffer). */
+  put(n: number, bytes: Uint8Array): void;
+  /** Slices from..to-1, in order (fewer when some are missing). */
+  range(from: number, to: number): Uint8Array[];
+  /** The store's data was dropped (deleteAll): set it up again on next use. */
+  forget(): void;
+}
 
-  /** The slices live in a plain rowid table: appending by integer key never reads existing rows back. */
-  private get sql(): SqlStorage {
-    const sql = this.storage.sql;
-    if (!this.ready) {
-      sql.exec("CREATE TABLE IF NOT EXISTS spool (n INTEGER PRIMARY KEY, data BLOB NOT NULL)");
-      this.ready = true;
+/** The slices in a plain rowid table of the object's SQLite: appending by integer key never reads rows back. */
+export function sqlSlices(storage: DurableObjectStorage): SliceStore {
+  let ready = false;
+  const sql = (): SqlStorage => {
+    if (!ready) {
+      storage.sql.exec("CREATE TABLE IF NOT EXISTS spool (n INTEGER PRIMARY KEY, data BLOB NOT NULL)");
+      ready = true;
     }
-    return sql;
-  }
+    return storage.sql;
+  };
+  return {
+    put: (n, bytes) => void sql().exec("INSERT OR REPLACE INTO spool (n, data) VALUES (?, ?)", n, bytes),
+    range: (from, to) =>
+      sql()
+        .exec<{ data: ArrayBuffer }>("SELECT data FROM spool WHERE n >= ? AND n < ? ORDER BY n", from, to)
+        .toArray()
+        .map((r) => new Uint8Array(r.data)),
+    forget: () => {
+      ready = false; // deleteAll() drops the table with everything else
+    },
+  };
+}
 
-  /** deleteAll() drops the table with everything else. */
+export class Spool {
+  constructor(private readonly slices: SliceStore) {}
+
+  /** The session's storage was wiped. */
   forget(): void {
-    this.ready = false;
+    this.slices.forget();
   }
 
   /**
@@ -58,7 +80,7 @@ export class Spool {
       if (total > MAX_SPOOL_BYTES) {
         throw new OciError("SIZE_INVALID", `an upload session holds at most ${MAX_SPOOL_BYTES} bytes; push larger blobs in one request (PUT with the digest)`, { status: 413 });
       }
-      this.sql.exec("INSERT OR REPLACE INTO spool (n, data) VALUES (?, ?)", n, slice);
+      this.slices.put(n, slice);
       n++;
       await onSlice(slice);
       return slice;
@@ -79,29 +101,14 @@ export class Spool {
           return;
         }
         const end = Math.min(next + BATCH, slices);
-        const rows = this.sql.exec<{ n: number; data: ArrayBuffer }>("SELECT n, data FROM spool WHERE n >= ? AND n < ? ORDER BY n", next, end).toArray();
+        const rows = this.slices.range(next, end);
         if (rows.length !== end - next) {
           controller.error(new Error("upload spool is incomplete"));
           return;
         }
-        for (const r of rows) controller.enqueue(new Uint8Array(r.data));
+        for (const r of rows) controller.enqueue(r);
         next = end;
       },
     });
-  }
-
-  /** All spooled bytes in one buffer (small blobs only: at most one part). */
-  async readAll(slices: number, size: number): Promise<Uint8Array> {
-    const out = new Uint8Array(size);
-    let off = 0;
-    const reader = this.stream(slices).getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      out.set(value, off);
-      off += value.byteLength;
-    }
-    if (off !== size) throw new Error("upload spool size mismatch");
-    return out;
   }
 }

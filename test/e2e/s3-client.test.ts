@@ -7,8 +7,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { S3Config } from "../../src/config";
-import { S3Client, S3Error } from "../../src/storage/s3/client";
-import { hmacSha1Base64, stringToSignV2 } from "../../src/storage/s3/sigv2";
+import { S3Client, S3Error } from "../../src/storage/driver/s3/client";
+import { hmacSha1Base64, stringToSignV2 } from "../../src/storage/driver/s3/sigv2";
 import type { S3Settings } from "./harness/global-setup.js";
 import { listMultipartUploads } from "./harness/s3.js";
 
@@ -240,40 +240,6 @@ describe.each([
     await expectS3Error(c.completeMultipart(key, uploadId, [{ partNumber: 1, etag }]), 404, "NoSuchUpload");
   });
 
-  it("copies small objects with CopyObject and big ones with UploadPartCopy", async () => {
-    const small = client();
-    const src = `${root}/copy/sha256:src-small`;
-    const data = randomBytes(2048);
-    await small.put(src, data, { length: data.length });
-    await small.copy(src, `${root}/copy/dst-small`, data.length);
-    expect(await bytesOf(await small.get(`${root}/copy/dst-small`))).toEqual(new Uint8Array(data));
-
-    const c = client({ multipartCopyThresholdSize: 5 * MiB, multipartCopyChunkSize: 5 * MiB });
-    const bigSrc = `${root}/copy/src-big`;
-    const big = randomBytes(12 * MiB);
-    await c.put(bigSrc, big, { length: big.length });
-    const before = proxy.seen.length;
-    await c.copy(bigSrc, `${root}/copy/dst-big`, big.length);
-    const ranges = proxy.seen
-      .slice(before)
-      .map((s) => s.headers["x-amz-copy-source-range"])
-      .filter((r): r is string => typeof r === "string")
-      .sort();
-    expect(ranges).toEqual(["bytes=0-5242879", "bytes=10485760-12582911", "bytes=5242880-10485759"]);
-    const head = await c.head(`${root}/copy/dst-big`);
-    expect(head?.etag).toMatch(/-3$/);
-    // Not Swift's fallback (the type of the CompleteMultipartUpload request, application/xml).
-    expect(head?.contentType).toBe("application/octet-stream");
-    expect(await bytesOf(await c.get(`${root}/copy/dst-big`))).toEqual(new Uint8Array(big));
-  });
-
-  it("a failing multipart copy aborts its upload", async () => {
-    const c = client({ multipartCopyThresholdSize: 5 * MiB, multipartCopyChunkSize: 5 * MiB });
-    await expectS3Error(c.copy(`${root}/copy-fail/missing`, `${root}/copy-fail/dst`, 11 * MiB), 404);
-    expect(await listMultipartUploads(`${root}/copy-fail/`)).toEqual([]);
-    await expectS3Error(c.copy(`${root}/copy-fail/missing`, `${root}/copy-fail/dst2`, 10), 404, "NoSuchKey");
-  });
-
   it("deleteMany removes keys in batches of 1000 (missing keys are fine)", async () => {
     const c = client();
     const existing = [`${root}/dm/a`, `${root}/dm/b:c`, `${root}/dm/d/e`];
@@ -349,10 +315,9 @@ describe.each([
     const uploadId = await c.createMultipart(`${root}/hdr/mpu`);
     await c.uploadPart(`${root}/hdr/mpu`, uploadId, 1, "y", 1);
     await c.abortMultipart(`${root}/hdr/mpu`, uploadId);
-    await c.copy(`${root}/hdr/std`, `${root}/hdr/std-copy`, 1);
     const sent = proxy.seen.slice(before);
     const withClass = sent.filter((s) => s.headers["x-amz-storage-class"] === "STANDARD" && s.headers["x-amz-acl"] === "public-read");
-    expect(withClass.map((s) => s.method)).toEqual(["PUT", "POST", "PUT"]); // PutObject, CreateMultipartUpload, CopyObject
+    expect(withClass.map((s) => s.method)).toEqual(["PUT", "POST"]); // PutObject, CreateMultipartUpload
     expect(sent.filter((s) => s.url.includes("partNumber=")).every((s) => !s.headers["x-amz-storage-class"])).toBe(true);
     // Swift refuses SSE headers (501): proof that encrypt=true sends them.
     await expectS3Error(client({ encrypt: true }).put(`${root}/hdr/sse`, "x", { length: 1 }), 501);
@@ -454,13 +419,6 @@ describe("S3Client against a scripted server (answers Swift never gives)", () =>
   });
   const err = async (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as S3Error);
 
-  it("CopyObject: an <Error> inside a 200 is a failure", async () => {
-    const { fetcher } = scripted([{ status: 200, body: "<Error><Code>InternalError</Code><Message>boom</Message></Error>" }]);
-    const e = await err(new S3Client(cfg(), fetcher).copy("a", "b", 10));
-    expect(e).toBeInstanceOf(S3Error);
-    expect([e?.status, e?.code, e?.operation]).toEqual([200, "InternalError", "CopyObject"]);
-  });
-
   it("CompleteMultipartUpload: a retryable <Error> inside a 200 is retried; others fail", async () => {
     const ok = "<CompleteMultipartUploadResult><ETag>x</ETag></CompleteMultipartUploadResult>";
     const a = scripted([{ status: 200, body: "<Error><Code>InternalError</Code></Error>" }, { status: 200, body: ok }]);
@@ -469,21 +427,6 @@ describe("S3Client against a scripted server (answers Swift never gives)", () =>
     const b = scripted([{ status: 200, body: "<Error><Code>InvalidPart</Code></Error>" }]);
     const e = await err(new S3Client(cfg(), b.fetcher).completeMultipart("k", "u", [{ partNumber: 1, etag: "e" }]));
     expect([e?.status, e?.code]).toEqual([200, "InvalidPart"]);
-  });
-
-  it("multipart copy: a part failure aborts the upload and reports the part's error", async () => {
-    const init = "<InitiateMultipartUploadResult><UploadId>U1</UploadId></InitiateMultipartUploadResult>";
-    const part = "<CopyPartResult><ETag>&quot;p&quot;</ETag></CopyPartResult>";
-    const { fetcher, calls } = scripted([
-      { status: 200, body: init },
-      { status: 200, body: part },
-      { status: 403, body: "<Error><Code>AccessDenied</Code></Error>" },
-      { status: 204 },
-    ]);
-    const c = new S3Client(cfg({ multipartCopyMaxConcurrency: 1 }), fetcher);
-    const e = await err(c.copy("src", "dst", 10 * MiB + 1));
-    expect([e?.status, e?.code, e?.operation]).toEqual([403, "AccessDenied", "UploadPartCopy"]);
-    expect(calls).toEqual(["POST ?uploads", "PUT ?partNumber=1&uploadId=U1", "PUT ?partNumber=2&uploadId=U1", "DELETE ?uploadId=U1"]);
   });
 
   it("retries buffered requests on 5xx/429 but never re-sends a stream", async () => {

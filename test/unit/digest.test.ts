@@ -1,7 +1,7 @@
 // Unit tests of src/oci/digest.ts: digest grammar and algorithms, hashing, hex, constant-time compare.
 import { describe, expect, it } from "vitest";
 import { OciError } from "../../src/oci/errors";
-import { digestBytes, formatDigest, hexOf, isValidDigest, parseDigest, timingSafeEqual } from "../../src/oci/digest";
+import { digestBytes, formatDigest, hexOf, digestFromParts, parseDigest, timingSafeEqual } from "../../src/oci/digest";
 import { caught } from "./oci-error";
 
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -73,10 +73,15 @@ describe("parseDigest", () => {
     expect(e.message.length).toBeLessThan(160);
   });
 
-  it("isValidDigest", () => {
-    expect(isValidDigest(`sha256:${ABC_SHA256}`)).toBe(true);
-    expect(isValidDigest("sha256:abc")).toBe(false);
+  it("digestFromParts accepts only a supported algorithm with hex of its length", () => {
+    expect(digestFromParts("sha256", ABC_SHA256)).toEqual({ algorithm: "sha256", hex: ABC_SHA256 });
+    expect(digestFromParts("sha256", "abc")).toBeNull();
+    expect(digestFromParts("sha256", ABC_SHA256.toUpperCase())).toBeNull();
+    expect(digestFromParts("md5", ABC_SHA256)).toBeNull();
+    expect(digestFromParts("sha512", ABC_SHA256)).toBeNull();
+    expect(digestFromParts("sha512", "a".repeat(128))).toEqual({ algorithm: "sha512", hex: "a".repeat(128) });
   });
+
 });
 
 describe("digestBytes", () => {

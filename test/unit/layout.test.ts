@@ -31,6 +31,20 @@ describe("Layout", () => {
       expect(() => l.tagCurrentLink("a", bad)).toThrow();
     }
     expect(() => l.blobData({ algorithm: "sha256", hex: "../../x" })).toThrow();
-    expect(() => l.uploadData("a", "../x")).toThrow();
+  });
+
+  it("reads keys back: blobs and every kind of repository link, nothing else", () => {
+    const l = new Layout("r");
+    expect(l.blobOfKey(l.blobData(D))).toEqual(D);
+    expect(l.blobOfKey(`r/docker/registry/v2/blobs/sha256/cd/${HEX}/data`)).toBeNull(); // wrong fan-out dir
+    expect(l.blobOfKey(`r/docker/registry/v2/blobs/md5/ab/${HEX}/data`)).toBeNull();
+    expect(l.blobOfKey(`other/docker/registry/v2/blobs/sha256/ab/${HEX}/data`)).toBeNull();
+    expect(l.linkOfKey(l.layerLink("team/app", D))).toEqual({ kind: "layer", repository: "team/app", digest: D });
+    expect(l.linkOfKey(l.manifestRevisionLink("a", D))).toEqual({ kind: "revision", repository: "a", digest: D });
+    expect(l.linkOfKey(l.tagCurrentLink("a/b", "v1.0"))).toEqual({ kind: "tag", repository: "a/b", tag: "v1.0" });
+    expect(l.linkOfKey(l.tagIndexLink("a", "v1", D))).toEqual({ kind: "tag-index", repository: "a", tag: "v1", digest: D });
+    expect(l.linkOfKey(l.referrer("a", D, D))).toBeNull();
+    expect(l.linkOfKey("r/docker/registry/v2/repositories/a/_uploads/x/data")).toBeNull();
+    expect(l.linkOfKey("r/docker/registry/v2/repositories/A/_layers/sha256/" + HEX + "/link")).toBeNull();
   });
 });

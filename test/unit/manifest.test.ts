@@ -4,17 +4,12 @@ import { describe, expect, it } from "vitest";
 import { OciError } from "../../src/oci/errors";
 import { parseManifest } from "../../src/oci/manifest";
 import {
-  DOCKER_CONTAINER_CONFIG,
   DOCKER_MANIFEST_LIST,
   DOCKER_MANIFEST_V1,
   DOCKER_MANIFEST_V1_SIGNED,
   DOCKER_MANIFEST_V2,
-  OCI_EMPTY,
-  OCI_EMPTY_DIGEST,
-  OCI_IMAGE_CONFIG,
   OCI_IMAGE_INDEX,
   OCI_IMAGE_MANIFEST,
-  OCI_LAYER_TAR_GZIP,
   isImageManifestMediaType,
   isIndexMediaType,
   isManifestMediaType,
@@ -22,6 +17,13 @@ import {
   normalizeMediaType,
 } from "../../src/oci/media-types";
 import { caught } from "./oci-error";
+
+// Types of what manifests reference: only their shape matters to Berth, so they live here, not in src/.
+const OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json";
+const DOCKER_CONTAINER_CONFIG = "application/vnd.docker.container.image.v1+json";
+const OCI_LAYER_TAR_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
+const OCI_EMPTY = "application/vnd.oci.empty.v1+json";
+const OCI_EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
 
 const D1 = `sha256:${"1".repeat(64)}`;
 const D2 = `sha256:${"2".repeat(64)}`;

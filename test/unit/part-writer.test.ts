@@ -1,7 +1,7 @@
 // Part cutting of upload bodies: exact part sizes whatever the incoming chunking, order of uploads, bounded
 // parallelism, the short last part, a body that breaks off, and a failing part upload.
 import { describe, expect, it } from "vitest";
-import { writeParts } from "../../src/uploads/part-writer";
+import { writeParts } from "../../src/storage/part-writer";
 
 function streamOf(chunks: Uint8Array[], failAfter?: number): ReadableStream<Uint8Array> {
   let i = 0;

@@ -4,7 +4,7 @@
 // the bucket to awsexamplebucket1 but kept the johnsmith-era signatures), plus the pure-TS MD5 fallback.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { md5, md5Digest } from "../../src/storage/s3/md5";
+import { md5, md5Digest } from "../../src/storage/driver/s3/md5";
 import {
   canonicalAmzHeaders,
   canonicalResource,
@@ -12,7 +12,7 @@ import {
   presignV2Url,
   signV2Headers,
   stringToSignV2,
-} from "../../src/storage/s3/sigv2";
+} from "../../src/storage/driver/s3/sigv2";
 
 const creds = { accessKey: "AKIAIOSFODNN7EXAMPLE", secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
 

@@ -10,7 +10,7 @@ import {
   parseXml,
   tryParseXml,
   XmlError,
-} from "../../src/storage/s3/xml";
+} from "../../src/storage/driver/s3/xml";
 
 const LIST = `<?xml version="1.0" encoding="UTF-8"?>
 <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">

@@ -1,9 +1,9 @@
-// Writes a stream to one S3 key: a single PutObject when it fits in one part, else a multipart upload with
-// parts of the configured chunk size, a few in flight. `beforeComplete` runs after the last byte and before
-// the object becomes visible (digest verification); any failure aborts the multipart upload, so a key is
-// either absent or holds the complete, verified bytes.
+// Writes a stream to one key of the object store: a single put when it fits in one part, else a multipart
+// upload with parts of the configured chunk size, a few in flight. `beforeComplete` runs after the last byte
+// and before the object becomes visible (digest verification); any failure aborts the multipart upload, so a
+// key is either absent or holds the complete, verified bytes. Used only by BlobStore (blobs.ts).
 
-import type { S3Client } from "../storage/s3/client";
+import type { StorageDriver } from "./driver";
 import { writeParts } from "./part-writer";
 
 const PARTS_IN_FLIGHT = 3;
@@ -17,8 +17,8 @@ export interface BlobWriterHooks {
   onStarted?(uploadId: string): Promise<void>;
 }
 
-export async function writeBlob(
-  s3: S3Client,
+export async function writeObject(
+  store: StorageDriver,
   key: string,
   body: ReadableStream<Uint8Array>,
   partSize: number,
@@ -27,7 +27,7 @@ export async function writeBlob(
   let upload: Promise<string> | null = null;
   let uploadId: string | null = null;
   const start = (): Promise<string> =>
-    (upload ??= s3.createMultipart(key).then(async (id) => {
+    (upload ??= store.createMultipart(key).then(async (id) => {
       uploadId = id;
       await hooks.onStarted?.(id);
       return id;
@@ -42,7 +42,7 @@ export async function writeBlob(
         const partNumber = next++;
         const hashed = hooks.onPart?.(bytes); // called in stream order, before any await
         const id = await start();
-        const etag = await s3.uploadPart(key, id, partNumber, bytes, bytes.byteLength);
+        const etag = await store.uploadPart(key, id, partNumber, bytes);
         await hashed;
         parts.push({ partNumber, etag });
       },
@@ -53,20 +53,20 @@ export async function writeBlob(
     const size = res.bytesRead;
     if (!upload) {
       await hooks.beforeComplete?.(size);
-      await s3.put(key, res.tail, { length: res.tail.byteLength });
+      await store.put(key, res.tail, { length: res.tail.byteLength });
       return size;
     }
     const id = await upload;
     if (res.tail.byteLength > 0) {
       const partNumber = next++;
-      parts.push({ partNumber, etag: await s3.uploadPart(key, id, partNumber, res.tail, res.tail.byteLength) });
+      parts.push({ partNumber, etag: await store.uploadPart(key, id, partNumber, res.tail) });
     }
     await hooks.beforeComplete?.(size);
-    await s3.completeMultipart(key, id, parts.sort((a, b) => a.partNumber - b.partNumber));
+    await store.completeMultipart(key, id, parts.sort((a, b) => a.partNumber - b.partNumber));
     uploadId = null;
     return size;
   } catch (e) {
-    if (uploadId) await s3.abortMultipart(key, uploadId).catch(() => {});
+    if (uploadId) await store.abortMultipart(key, uploadId).catch(() => {});
     throw e;
   }
 }

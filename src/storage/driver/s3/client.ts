@@ -6,7 +6,7 @@
 // S3Transport methods (transport.ts holds the shared types).
 
 import { AwsClient } from "aws4fetch";
-import type { S3Config } from "../../config";
+import type { S3Config } from "../../../config";
 import { md5Digest } from "./md5";
 import * as multipart from "./multipart";
 import { presignGetUrl } from "./presign";
@@ -166,7 +166,7 @@ export class S3Client implements S3Transport {
     startAfter?: string;
     continuationToken?: string;
     maxKeys?: number;
-  }): Promise<{ keys: { key: string; size: number }[]; prefixes: string[]; nextToken?: string }> {
+  }): Promise<{ keys: { key: string; size: number; lastModified: number }[]; prefixes: string[]; nextToken?: string }> {
     validateKey(opts.prefix, "prefix");
     const query: [string, string][] = [
       ["list-type", "2"],
@@ -188,6 +188,8 @@ export class S3Client implements S3Transport {
     const keys = childElements(root, "Contents").map((c) => ({
       key: decode(childText(c, "Key") ?? ""),
       size: Number(childText(c, "Size") ?? "0"),
+      // ISO 8601 (S3's ListObjectsV2 form); an unparsable or missing date reads as 0, "as old as can be".
+      lastModified: Date.parse(childText(c, "LastModified") ?? "") || 0,
     }));
     const prefixes = childElements(root, "CommonPrefixes").map((p) => decode(childText(p, "Prefix") ?? ""));
     if (childText(root, "IsTruncated") !== "true") return { keys, prefixes };
@@ -197,7 +199,7 @@ export class S3Client implements S3Transport {
     return { keys, prefixes, nextToken: token };
   }
 
-  // ---- multipart and copy (multipart.ts) ----
+  // ---- multipart (multipart.ts) ----
 
   createMultipart(key: string, opts?: { contentType?: string }): Promise<string> {
     return multipart.createMultipart(this, key, opts);
@@ -215,28 +217,12 @@ export class S3Client implements S3Transport {
     return multipart.uploadPart(this, key, uploadId, partNumber, data, length, contentMd5);
   }
 
-  uploadPartCopy(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    sourceKey: string,
-    start: number,
-    endInclusive: number,
-  ): Promise<string> {
-    return multipart.uploadPartCopy(this, key, uploadId, partNumber, sourceKey, start, endInclusive);
-  }
-
   completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void> {
     return multipart.completeMultipart(this, key, uploadId, parts);
   }
 
   abortMultipart(key: string, uploadId: string): Promise<void> {
     return multipart.abortMultipart(this, key, uploadId);
-  }
-
-  /** Server-side copy: CopyObject up to the configured threshold (and S3's 5 GiB cap), else a multipart copy. */
-  copy(sourceKey: string, destKey: string, size: number): Promise<void> {
-    return multipart.copy(this, sourceKey, destKey, size);
   }
 
   /** A presigned GET URL, on `redirectEndpoint` when configured. */
@@ -246,7 +232,7 @@ export class S3Client implements S3Transport {
 
   // ---- transport ----
 
-  /** Headers for object-creating requests (PutObject, CreateMultipartUpload, CopyObject). */
+  /** Headers for object-creating requests (PutObject, CreateMultipartUpload). */
   writeHeaders(): Record<string, string> {
     const h: Record<string, string> = {};
     if (this.cfg.storageClass.toUpperCase() !== "NONE") h["x-amz-storage-class"] = this.cfg.storageClass;
@@ -258,12 +244,6 @@ export class S3Client implements S3Transport {
     // (Object Ownership "bucket owner enforced", the default since 2023), so it is only sent when asked for.
     if (this.cfg.objectAcl !== "private") h["x-amz-acl"] = this.cfg.objectAcl;
     return h;
-  }
-
-  /** Value of x-amz-copy-source: "/bucket/key", URI-encoded like a path. */
-  copySource(key: string): string {
-    validateKey(key);
-    return `/${this.cfg.bucket}/${encodeKey(key)}`;
   }
 
   /** URL of a key (or of the bucket) on `base`, and the SigV2 resource path ("/bucket/key" as on the wire). */

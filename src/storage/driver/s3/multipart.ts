@@ -1,16 +1,11 @@
-// Multipart uploads and server-side copies for the S3 client: CreateMultipartUpload, UploadPart,
-// UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, and copy() which picks CopyObject or a
-// parallel multipart copy like Distribution's driver (multipartcopy* settings). Kept apart from client.ts
-// to keep each file readable; everything goes through the client's transport.
+// Multipart uploads for the S3 client: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
+// AbortMultipartUpload. Kept apart from client.ts to keep each file readable; everything goes through the
+// client's transport. (Berth writes each blob once, at its own key, so it never needs a server-side copy.)
 
 import { discard, S3Error, unquoteEtag, validateKey, type S3Request, type S3Transport } from "./transport";
 import { childText, escapeXml } from "./xml";
 
-/** CopyObject is atomic only up to 5 GiB; above that S3 requires a multipart copy. */
-const MAX_COPY_OBJECT = 5 * 1024 ** 3;
 const MAX_PARTS = 10_000;
-/** Workers allow 6 simultaneous outgoing connections per invocation; more would queue or be cut. */
-const MAX_PARALLEL = 6;
 /** Error codes S3 embeds in a 200 CompleteMultipartUpload answer that its documentation says to retry. */
 const RETRYABLE_EMBEDDED = new Set(["InternalError", "SlowDown", "ServiceUnavailable"]);
 
@@ -63,39 +58,6 @@ export async function uploadPart(
   return etag;
 }
 
-/** UploadPartCopy of bytes start..endInclusive of `sourceKey`; returns the part's ETag (unquoted). */
-export async function uploadPartCopy(
-  t: S3Transport,
-  key: string,
-  uploadId: string,
-  partNumber: number,
-  sourceKey: string,
-  start: number,
-  endInclusive: number,
-): Promise<string> {
-  checkPartNumber(partNumber);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(endInclusive) || start < 0 || endInclusive < start) {
-    throw new Error(`S3 UploadPartCopy: invalid range ${start}-${endInclusive}`);
-  }
-  const req: S3Request = {
-    operation: "UploadPartCopy",
-    method: "PUT",
-    key,
-    query: [
-      ["partNumber", String(partNumber)],
-      ["uploadId", uploadId],
-    ],
-    headers: {
-      "x-amz-copy-source": t.copySource(sourceKey),
-      "x-amz-copy-source-range": `bytes=${start}-${endInclusive}`,
-    },
-  };
-  const root = await t.readXml(req, await t.send(req));
-  const etag = unquoteEtag(childText(root, "ETag") ?? null);
-  if (!etag) throw new S3Error(req.operation, 200, "", `key ${key}: no ETag for part ${partNumber}`);
-  return etag;
-}
-
 /** CompleteMultipartUpload. Parts are sent in ascending order, as S3 requires. An <Error> inside a 200 is a
  * failure; the retryable ones (InternalError, SlowDown) are retried a couple of times. */
 export async function completeMultipart(
@@ -135,62 +97,4 @@ export async function abortMultipart(t: S3Transport, key: string, uploadId: stri
   const res = await t.send(req);
   if (res.status === 204 || res.status === 200 || res.status === 404) return discard(res);
   return t.fail(req, res);
-}
-
-async function copyObject(t: S3Transport, sourceKey: string, destKey: string): Promise<void> {
-  const req: S3Request = {
-    operation: "CopyObject",
-    method: "PUT",
-    key: destKey,
-    headers: { ...t.writeHeaders(), "x-amz-copy-source": t.copySource(sourceKey) },
-  };
-  // CopyObject can fail after answering 200: readXml throws on an <Error> root.
-  await t.readXml(req, await t.send(req));
-}
-
-/** Server-side copy of `size` bytes from sourceKey to destKey (see S3Client.copy). */
-export async function copy(t: S3Transport, sourceKey: string, destKey: string, size: number): Promise<void> {
-  validateKey(sourceKey);
-  validateKey(destKey);
-  if (!Number.isSafeInteger(size) || size < 0) throw new Error(`S3 copy: invalid size ${size}`);
-  const { cfg } = t;
-  if (size <= cfg.multipartCopyThresholdSize && size <= MAX_COPY_OBJECT) return copyObject(t, sourceKey, destKey);
-
-  // Parts must number at most 10,000: grow the chunk for huge objects rather than fail.
-  const chunk = Math.max(cfg.multipartCopyChunkSize, Math.ceil(size / MAX_PARTS));
-  const count = Math.ceil(size / chunk);
-  const parallel = Math.max(1, Math.min(cfg.multipartCopyMaxConcurrency, MAX_PARALLEL));
-  const uploadId = await createMultipart(t, destKey);
-  const etags: string[] = new Array<string>(count);
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined && next < count) {
-      const i = next++;
-      const start = i * chunk;
-      const end = Math.min(size, start + chunk) - 1;
-      try {
-        etags[i] = await uploadPartCopy(t, destKey, uploadId, i + 1, sourceKey, start, end);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
-  if (failure === undefined) {
-    try {
-      await completeMultipart(
-        t,
-        destKey,
-        uploadId,
-        etags.map((etag, i) => ({ partNumber: i + 1, etag })),
-      );
-      return;
-    } catch (err) {
-      failure = err;
-    }
-  }
-  // Leave no billable parts behind; the original failure is what the caller needs to see.
-  await abortMultipart(t, destKey, uploadId).catch(() => undefined);
-  throw failure;
 }

@@ -3,7 +3,7 @@
 // client class (no import cycle).
 
 import type { AwsClient } from "aws4fetch";
-import type { S3Config } from "../../config";
+import type { S3Config } from "../../../config";
 import type { XmlElement } from "./xml";
 
 /** An S3 request failed or answered something unexpected. `status` is the HTTP status received (200 for an
@@ -49,7 +49,6 @@ export interface S3Transport {
   readXml(req: S3Request, res: Response): Promise<XmlElement>;
   urlFor(key: string | undefined, base?: string): { url: URL; resourcePath: string };
   writeHeaders(): Record<string, string>;
-  copySource(key: string): string;
 }
 
 /** Keys stay within this set: aws4fetch turns `+` into a space when signing, and nothing in the registry's
