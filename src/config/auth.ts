@@ -7,9 +7,9 @@
 // A Worker deployed without REGISTRY_AUTH is not silently open: it serves reads and refuses every write with a
 // message telling the operator to choose a mode ("unset").
 
+import { parseAccessControl, type AccessPolicy } from "./access";
+import { parseHtpasswd } from "./htpasswd";
 import { ConfigError, SECOND, read, readDuration, type Env } from "./values";
-import { parseAccessControl, type AccessPolicy } from "../http/auth/access";
-import { parseHtpasswd } from "../http/auth/htpasswd";
 import { parseCertBundle, parseJwks, parsePrivateKey, type PrivateKeySpec, type PublicKeySpec } from "../http/auth/keys";
 
 export type AuthMode = "unset" | "none" | "htpasswd" | "token";

@@ -1,10 +1,10 @@
-// Unit tests of src/auth/access.ts: zot's accessControl — glob syntax (`*` one segment, `**` any depth),
-// longest matching pattern wins, user and group policies, defaultPolicy, anonymousPolicy, adminPolicy — the
-// validation of the JSON, and the per-mode defaults of policyAllows.
+// Unit tests of src/config/access.ts and src/http/auth/access.ts: zot's accessControl — glob syntax (`*` one
+// segment, `**` any depth), longest matching pattern wins, user and group policies, defaultPolicy,
+// anonymousPolicy, adminPolicy — the validation of the JSON, and the per-mode defaults of policyAllows.
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config";
-import { compileGlob, parseAccessControl, policyAllows } from "../../src/http/auth/access";
-import type { Action } from "../../src/http/auth/scope";
+import { compileGlob, parseAccessControl, type Action } from "../../src/config/access";
+import { policyAllows } from "../../src/http/auth/access";
 
 describe("compileGlob", () => {
   const m = (pattern: string, repo: string) => compileGlob(pattern)(repo);

@@ -5,8 +5,8 @@
 import type { webcrypto } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Auth, parseAuthConfig, type Identity } from "../../src/http/auth/index";
+import type { Action } from "../../src/config/access";
 import type { AuthConfig } from "../../src/config/auth";
-import type { Action } from "../../src/http/auth/scope";
 import { errorResponse } from "../../src/http/respond";
 import { OciError } from "../../src/oci/errors";
 import { basic, decodeClaims, ecKeyPem, fixture, htpasswd, importPrivate, rawJwt, recordingSleep } from "./auth-helpers";

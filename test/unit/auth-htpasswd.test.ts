@@ -1,9 +1,11 @@
-// Unit tests of src/auth/htpasswd.ts: which entries are accepted, that errors name the line and never the
-// hash, password verification (unknown users included), the success cache, and Basic header parsing.
+// Unit tests of src/config/htpasswd.ts and src/http/auth/htpasswd.ts: which entries are accepted, that errors
+// name the line and never the hash, password verification (unknown users included), the success cache, and Basic
+// header parsing.
 import bcrypt from "bcryptjs";
 import { describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../src/config";
-import { parseBasic, parseHtpasswd, PasswordVerifier } from "../../src/http/auth/htpasswd";
+import { parseHtpasswd } from "../../src/config/htpasswd";
+import { parseBasic, PasswordVerifier } from "../../src/http/auth/htpasswd";
 import { htpasswd } from "./auth-helpers";
 
 const S = "REGISTRY_AUTH_HTPASSWD";

@@ -1,4 +1,4 @@
-// Unit tests of src/auth/scope.ts: parsing Docker scopes (names with a port's colon, resource classes,
+// Unit tests of src/http/auth/scope.ts: parsing Docker scopes (names with a port's colon, resource classes,
 // invalid names, the catalog), merging, challenge scopes, and granting only the allowed subset of a request.
 import { describe, expect, it } from "vitest";
 import { OciError } from "../../src/oci/errors";
@@ -11,8 +11,8 @@ import {
   parseScopes,
   policyActionsFor,
   readAccessClaim,
-  type Action,
 } from "../../src/http/auth/scope";
+import type { Action } from "../../src/config/access";
 
 function fails(raw: string, code: string): void {
   try {

@@ -1,48 +1,10 @@
-// Users and passwords from an htpasswd file (REGISTRY_AUTH_HTPASSWD holds the file's contents, as a Worker
-// secret). Only bcrypt entries are accepted, as Distribution and zot read the file: MD5-crypt, SHA1 and
-// plain crypt are too weak to guard a registry on the public internet. Verification costs one bcrypt
-// compare per unknown login (unknown users too, so timing does not reveal who exists); a successful login
-// is then remembered for a few minutes, because clients send Basic credentials on every request and a
-// cost-10 bcrypt is ~75 ms of CPU.
+// Password checks against the htpasswd entries (parsed by config/htpasswd.ts; bcrypt only), and the Basic
+// header; the only module that imports bcryptjs. Verification costs one bcrypt compare per unknown login
+// (unknown users too, so timing does not reveal who exists); a successful login is then remembered for a few
+// minutes, because clients send Basic credentials on every request and a cost-10 bcrypt is ~75 ms of CPU.
 
 import bcrypt from "bcryptjs";
-import { ConfigError } from "../../config/values";
-
-/** `$2a$`, `$2b$`, `$2y$` (PHP/Apache's name for the same thing); cost, then 22 salt + 31 hash characters. */
-const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
-
-export type Htpasswd = ReadonlyMap<string, string>;
-
-/**
- * Parses the file: one `user:hash` per line; blank lines and `#` comments are skipped, CRLF is tolerated.
- * Errors name the setting and the line number, never the hash.
- */
-export function parseHtpasswd(text: string, setting: string): Map<string, string> {
-  const users = new Map<string, string>();
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.replace(/\r$/, "").trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const where = `line ${i + 1}`;
-    const colon = line.indexOf(":");
-    if (colon <= 0) throw new ConfigError(setting, `${where}: expected user:hash`);
-    const user = line.slice(0, colon);
-    const hash = line.slice(colon + 1);
-    if (/[\s\x00-\x1f\x7f]/.test(user)) throw new ConfigError(setting, `${where}: the user name contains whitespace or control characters`);
-    const m = BCRYPT.exec(hash);
-    if (!m) {
-      throw new ConfigError(
-        setting,
-        `${where}: only bcrypt entries ($2y$, $2a$, $2b$) are accepted; create them with \`htpasswd -B\``,
-      );
-    }
-    const cost = Number(m[1]);
-    if (cost < 4 || cost > 31) throw new ConfigError(setting, `${where}: bcrypt cost must be between 04 and 31`);
-    if (users.has(user)) throw new ConfigError(setting, `${where}: user ${JSON.stringify(user)} appears twice`);
-    users.set(user, hash);
-  }
-  return users;
-}
+import type { Htpasswd } from "../../config/htpasswd";
 
 /**
  * A well-formed bcrypt hash for users that do not exist: the compare against it is done and its answer

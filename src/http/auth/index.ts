@@ -10,18 +10,20 @@
 // anonymous callers). `unset` (no REGISTRY_AUTH) serves reads and refuses writes, saying why.
 // Nothing here logs a credential, a token or an Authorization header.
 
+import type { Action } from "../../config/access";
 import { OciError } from "../../oci/errors";
 import { policyAllows } from "./access";
 import type { AuthConfig } from "../../config/auth";
 import { parseBasic } from "./htpasswd";
 import { JwtError, peekIssuer, verifyJwt } from "./jwt";
 import type { TrustedKey } from "./keys";
-import { challengeScope, dockerActionFor, grantsCover, readAccessClaim, type Access, type Action } from "./scope";
+import { challengeScope, dockerActionFor, grantsCover, readAccessClaim, type Access } from "./scope";
 import { handleTokenRequest, realSleep, runtimeFor, serviceFor, type AuthRuntime, type Sleep } from "./token-endpoint";
 
 export type { AuthConfig } from "../../config/auth";
 export { parseAuthConfig } from "../../config/auth";
-export type { Access, Action } from "./scope";
+export type { Action } from "../../config/access";
+export type { Access } from "./scope";
 
 export interface Identity {
   /** The authenticated user (a token's `sub`), or null for anonymous callers. */

@@ -4,12 +4,9 @@
 // delete). Names are checked with the registry's own grammar, so a token can never name a path that the
 // router would refuse.
 
+import { ACTIONS, type Action } from "../../config/access";
 import { OciError } from "../../oci/errors";
 import { validateRepositoryName } from "../../oci/names";
-
-/** A policy action, as zot's accessControl spells them. */
-export type Action = "read" | "create" | "update" | "delete";
-export const ACTIONS: readonly Action[] = ["read", "create", "update", "delete"];
 
 /** One entry of a token's `access` claim (Docker's JWT form). */
 export interface Access {
