@@ -1,16 +1,17 @@
 // The authentication and access-control settings, parsed and validated once like every other setting
-// (config/index.ts calls parseAuthConfig). Names follow Distribution's environment overrides where it has them
-// (REGISTRY_AUTH, REGISTRY_AUTH_HTPASSWD, REGISTRY_AUTH_TOKEN_*), zot's accessControl for policies, and
-// BERTH_AUTH_* for what only Berth has (its own token issuer, the fail delay). Secrets — the htpasswd file and
-// the signing key — are never echoed in an error.
+// (config/index.ts calls parseAuthConfig; the parsers of the policy, the htpasswd file and the keys are
+// access.ts, htpasswd.ts and keys.ts beside it). Names follow Distribution's environment overrides where it
+// has them (REGISTRY_AUTH, REGISTRY_AUTH_HTPASSWD, REGISTRY_AUTH_TOKEN_*), zot's accessControl for policies,
+// and BERTH_AUTH_* for what only Berth has (its own token issuer, the fail delay). Secrets — the htpasswd file
+// and the signing key — are never echoed in an error.
 //
 // A Worker deployed without REGISTRY_AUTH is not silently open: it serves reads and refuses every write with a
 // message telling the operator to choose a mode ("unset").
 
 import { parseAccessControl, type AccessPolicy } from "./access";
 import { parseHtpasswd } from "./htpasswd";
+import { parseCertBundle, parseJwks, parsePrivateKey, type PrivateKeySpec, type PublicKeySpec } from "./keys";
 import { ConfigError, SECOND, read, readDuration, type Env } from "./values";
-import { parseCertBundle, parseJwks, parsePrivateKey, type PrivateKeySpec, type PublicKeySpec } from "../http/auth/keys";
 
 export type AuthMode = "unset" | "none" | "htpasswd" | "token";
 

@@ -1,4 +1,4 @@
-// Unit tests of src/auth/config.ts: modes (unset is the default and is not open), required settings per mode,
+// Unit tests of src/config/auth.ts: modes (unset is the default and is not open), required settings per mode,
 // defaults, durations, and that errors name the setting without echoing a secret.
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, type Env } from "../../src/config";

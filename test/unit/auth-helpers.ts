@@ -5,7 +5,6 @@ import type { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import bcrypt from "bcryptjs";
-import { b64url } from "../../src/http/auth/keys";
 
 export const fixture = (name: string): string =>
   readFileSync(fileURLToPath(new URL(`../fixtures/auth/${name}`, import.meta.url)), "utf8");
@@ -40,6 +39,7 @@ export async function importPrivate(pemText: string, alg: "ES256" | "RS256" | "P
 }
 
 const enc = new TextEncoder();
+const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
 const part = (v: unknown): string => b64url(enc.encode(JSON.stringify(v)));
 
 /** Signs header.claims with `key` (or returns an unsigned token for alg none). */

@@ -1,4 +1,4 @@
-// Unit tests of src/auth/token-endpoint.ts: Berth's token server — GET with Basic or anonymous, the OAuth2
+// Unit tests of src/http/auth/token-endpoint.ts: Berth's token server — GET with Basic or anonymous, the OAuth2
 // POST form (password and refresh_token grants), the granted scope narrowed to the policy and to what was
 // asked, refresh tokens bound to the user's htpasswd entry, failed logins answered 401 after the fail delay
 // (recorded, not waited for), and no secret ever in an error body.

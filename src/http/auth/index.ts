@@ -15,10 +15,11 @@ import { OciError } from "../../oci/errors";
 import { policyAllows } from "./access";
 import type { AuthConfig } from "../../config/auth";
 import { parseBasic } from "./htpasswd";
-import { JwtError, peekIssuer, verifyJwt } from "./jwt";
+import { JwtError, parseJwt, verifyJwt } from "./jwt";
 import type { TrustedKey } from "./keys";
+import { realSleep, runtimeFor, serviceFor, type AuthRuntime, type Sleep } from "./runtime";
 import { challengeScope, dockerActionFor, grantsCover, readAccessClaim, type Access } from "./scope";
-import { handleTokenRequest, realSleep, runtimeFor, serviceFor, type AuthRuntime, type Sleep } from "./token-endpoint";
+import { handleTokenRequest } from "./token-endpoint";
 
 export type { AuthConfig } from "../../config/auth";
 export { parseAuthConfig } from "../../config/auth";
@@ -148,10 +149,12 @@ export class Auth {
     return this.cfg.access?.groupsOf(user) ?? [];
   }
 
+  /** Parses the token once, chooses the keys by its issuer, and verifies it with them. */
   private async verifyBearer(token: string, url: URL): Promise<Identity> {
     const tcfg = this.cfg.token!;
     const service = serviceFor(this.cfg, url);
-    const iss = peekIssuer(token);
+    const jwt = parseJwt(token);
+    const iss = jwt.claims.iss;
     const own = await this.rt.signingKey();
     let via: Identity["via"];
     let keys: readonly TrustedKey[];
@@ -164,7 +167,7 @@ export class Auth {
     } else {
       throw new JwtError("untrusted issuer");
     }
-    const claims = await verifyJwt(token, { keys, issuer: iss, audience: service, nowMs: this.now() });
+    const claims = await verifyJwt(jwt, { keys, issuer: iss as string, audience: service, nowMs: this.now() });
     if (claims.berth_use !== undefined) throw new JwtError("not an access token");
     const grants = readAccessClaim(claims.access);
     if (grants === null) throw new JwtError("malformed access claim");

@@ -2,9 +2,15 @@
 // bearer tokens — Berth's or an external issuer's — the way Distribution's token access controller does:
 // the algorithm must be on an allow-list (never "none", never HS*), the key must be one the operator
 // trusts (by `x5c` leaf certificate, embedded `jwk`, or `kid`), and `iss`, `aud`, `exp` and `nbf` must hold,
-// with Distribution's 60 s leeway for clock skew. Errors say what failed, never the token.
+// with Distribution's 60 s leeway for clock skew. jose signs and checks signatures; which key, and the claims,
+// are decided here. A token is parsed once (parseJwt): the caller reads `iss` from it to choose the keys, then
+// verifies the same parse. Errors say what failed, never the token.
 
-import { ALLOWED_ALGS, b64url, fromB64url, signParams, type Jwk, type JwsAlg, type LoadedSigningKey, type TrustedKey } from "./keys";
+import { decode as fromB64url, encode as b64url } from "jose/base64url";
+import { CompactSign } from "jose/jws/compact/sign";
+import { flattenedVerify } from "jose/jws/flattened/verify";
+import { ALLOWED_ALGS, type JwsAlg } from "../../config/keys";
+import { thumbprint, type LoadedSigningKey, type TrustedKey } from "./keys";
 
 export interface JwtClaims {
   iss?: unknown;
@@ -32,15 +38,11 @@ const MAX_TOKEN_LENGTH = 64 * 1024;
 
 const enc = new TextEncoder();
 
-function b64json(v: unknown): string {
-  return b64url(enc.encode(JSON.stringify(v)));
-}
-
 /** Signs `claims` with Berth's key; the header names the algorithm and the key id. */
-export async function signJwt(claims: Record<string, unknown>, key: LoadedSigningKey): Promise<string> {
-  const data = `${b64json({ typ: "JWT", alg: key.alg, kid: key.kid })}.${b64json(claims)}`;
-  const sig = await crypto.subtle.sign(signParams(key.alg), key.privateKey, enc.encode(data));
-  return `${data}.${b64url(new Uint8Array(sig))}`;
+export function signJwt(claims: Record<string, unknown>, key: LoadedSigningKey): Promise<string> {
+  return new CompactSign(enc.encode(JSON.stringify(claims)))
+    .setProtectedHeader({ typ: "JWT", alg: key.alg, kid: key.kid })
+    .sign(key.privateKey);
 }
 
 /** A random JWT id (128 bits). */
@@ -48,16 +50,20 @@ export function newJti(): string {
   return b64url(crypto.getRandomValues(new Uint8Array(16)));
 }
 
-interface Parsed {
+/** A compact JWS, split and decoded but not verified: what `iss` says only chooses the keys to verify with. */
+export interface ParsedJwt {
   header: Record<string, unknown>;
   claims: JwtClaims;
-  signingInput: string;
-  signature: Uint8Array;
+  /** The three encoded parts, as signed. */
+  parts: { protected: string; payload: string; signature: string };
 }
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
 
 function decodeJson(part: string, what: string): Record<string, unknown> {
   let v: unknown;
   try {
+    if (part === "" || !B64URL.test(part)) throw new Error();
     v = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(fromB64url(part)));
   } catch {
     throw new JwtError(`malformed ${what}`);
@@ -66,31 +72,15 @@ function decodeJson(part: string, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function parse(token: string): Parsed {
+/** Splits and decodes a compact JWT; throws JwtError when it is not one. */
+export function parseJwt(token: string): ParsedJwt {
   if (token.length > MAX_TOKEN_LENGTH) throw new JwtError("too long");
-  const parts = token.split(".");
-  if (parts.length !== 3) throw new JwtError("not a signed JWT");
-  const [h, c, s] = parts as [string, string, string];
-  let signature: Uint8Array;
-  try {
-    signature = fromB64url(s);
-  } catch {
-    throw new JwtError("malformed signature");
-  }
-  return { header: decodeJson(h, "header"), claims: decodeJson(c, "claims"), signingInput: `${h}.${c}`, signature };
-}
-
-/**
- * The `iss` claim, unverified: only to choose which keys to verify with (Berth's own or the external
- * issuer's). Undefined when the token cannot be parsed.
- */
-export function peekIssuer(token: string): string | undefined {
-  try {
-    const { claims } = parse(token);
-    return typeof claims.iss === "string" ? claims.iss : undefined;
-  } catch {
-    return undefined;
-  }
+  const split = token.split(".");
+  if (split.length !== 3) throw new JwtError("not a signed JWT");
+  const [h, c, s] = split as [string, string, string];
+  // An empty signature is well-formed (and then wrong); a length of 4n+1 is no base64 at all.
+  if (!B64URL.test(s) || s.length % 4 === 1) throw new JwtError("malformed signature");
+  return { header: decodeJson(h, "header"), claims: decodeJson(c, "claims"), parts: { protected: h, payload: c, signature: s } };
 }
 
 function standardBase64(s: unknown): Uint8Array | null {
@@ -111,9 +101,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * Which trusted key signed the token, in Distribution's order of preference: an `x5c` chain (its leaf must be
  * one of the trusted certificates — Berth does not build chains through intermediates), an embedded `jwk`
- * (must be one of the trusted keys), or a `kid`.
+ * (must be one of the trusted keys: never trusted for being embedded), or a `kid`.
  */
-function findKey(header: Record<string, unknown>, keys: readonly TrustedKey[]): TrustedKey {
+async function findKey(header: Record<string, unknown>, keys: readonly TrustedKey[]): Promise<TrustedKey> {
   if (header.x5c !== undefined) {
     const leaf = Array.isArray(header.x5c) ? standardBase64(header.x5c[0]) : null;
     if (leaf === null) throw new JwtError("malformed x5c header");
@@ -123,7 +113,9 @@ function findKey(header: Record<string, unknown>, keys: readonly TrustedKey[]): 
   }
   if (header.jwk !== undefined) {
     if (typeof header.jwk !== "object" || header.jwk === null) throw new JwtError("malformed jwk header");
-    const k = keys.find((t) => t.sameAs(header.jwk as Jwk));
+    // A JWK jose cannot take a thumbprint of (no such key type, members missing) is no key of ours either.
+    const thumb = await thumbprint(header.jwk as { kty: string }).catch(() => null);
+    const k = keys.find((t) => t.thumbprint === thumb);
     if (!k) throw new JwtError("signing key is not trusted");
     return k;
   }
@@ -145,24 +137,22 @@ export interface VerifyOptions {
   leewaySeconds?: number;
 }
 
-/** Verifies signature and standard claims; returns the claims or throws JwtError. */
-export async function verifyJwt(token: string, opts: VerifyOptions): Promise<JwtClaims> {
-  const { header, claims, signingInput, signature } = parse(token);
+/** Verifies signature and standard claims of a token (or of its parse); returns the claims or throws JwtError. */
+export async function verifyJwt(token: string | ParsedJwt, opts: VerifyOptions): Promise<JwtClaims> {
+  const { header, claims, parts } = typeof token === "string" ? parseJwt(token) : token;
   const alg = header.alg;
   if (typeof alg !== "string" || !(ALLOWED_ALGS as readonly string[]).includes(alg)) {
     throw new JwtError(`algorithm ${JSON.stringify(String(alg)).slice(0, 20)} is not accepted`);
   }
   // RFC 7515 §4.1.11: extensions we do not understand must not be ignored.
   if (header.crit !== undefined) throw new JwtError("unsupported critical header");
-  const key = findKey(header, opts.keys);
+  const key = await findKey(header, opts.keys);
   if (!key.fits(alg as JwsAlg)) throw new JwtError("algorithm does not fit the signing key");
-  let ok: boolean;
   try {
-    ok = await crypto.subtle.verify(signParams(alg as JwsAlg), await key.key(alg as JwsAlg), signature, enc.encode(signingInput));
+    await flattenedVerify(parts, await key.key(alg as JwsAlg), { algorithms: [alg] });
   } catch {
-    ok = false;
+    throw new JwtError("bad signature");
   }
-  if (!ok) throw new JwtError("bad signature");
 
   if (claims.iss !== opts.issuer) throw new JwtError("untrusted issuer");
   const aud = claims.aud;

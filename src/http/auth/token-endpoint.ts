@@ -2,71 +2,19 @@
 // none, for anonymous pulls) and `service`/`scope`/`offline_token`, and the OAuth2 POST form (`grant_type`
 // password or refresh_token). The token's `access` holds the intersection of what was asked and what the
 // policy grants — never more, and asking for more is not an error. Failed logins are answered 401 after the
-// fail delay. Also holds the per-configuration runtime state (imported keys, password cache) that the
-// registry's bearer-token check shares.
+// fail delay.
 
-import { ConfigError } from "../../config/values";
-import { errorResponse } from "../respond";
+import { encode as b64url } from "jose/base64url";
+import type { AuthConfig } from "../../config/auth";
 import { timingSafeEqual } from "../../oci/digest";
 import { OciError } from "../../oci/errors";
 import { readLimited } from "../../streams/body";
+import { errorResponse } from "../respond";
 import { policyAllows } from "./access";
-import type { AuthConfig } from "../../config/auth";
-import { parseBasic, PasswordVerifier } from "./htpasswd";
+import { parseBasic } from "./htpasswd";
 import { JwtError, newJti, signJwt, verifyJwt } from "./jwt";
-import { b64url, loadSigningKey, loadTrustedKeys, type LoadedSigningKey, type TrustedKey } from "./keys";
+import { realSleep, runtimeFor, serviceFor, type AuthRuntime, type Sleep } from "./runtime";
 import { formatScope, grantScopes, parseScopes, type Access } from "./scope";
-
-export type Sleep = (ms: number) => Promise<void>;
-export const realSleep: Sleep = (ms) => (ms <= 0 ? Promise.resolve() : new Promise((r) => setTimeout(r, ms)));
-
-/** State built once per configuration (per isolate): imported keys and the password cache. */
-export class AuthRuntime {
-  readonly passwords: PasswordVerifier;
-  private signing: Promise<LoadedSigningKey | null> | null = null;
-  private external: Promise<TrustedKey[]> | null = null;
-
-  constructor(private readonly cfg: AuthConfig) {
-    this.passwords = new PasswordVerifier(cfg.users);
-  }
-
-  signingKey(): Promise<LoadedSigningKey | null> {
-    const spec = this.cfg.token?.signingKey ?? null;
-    this.signing ??=
-      spec === null
-        ? Promise.resolve(null)
-        : loadSigningKey(spec).catch((e: unknown) => {
-            // WebCrypto's own messages are not shown (they are about a secret); Berth's size check is.
-            const ours = e instanceof Error && /at least \d+ bits/.test(e.message);
-            throw new ConfigError("BERTH_AUTH_TOKEN_KEY", ours ? (e as Error).message : "could not be imported as a signing key");
-          });
-    return this.signing;
-  }
-
-  externalKeys(): Promise<TrustedKey[]> {
-    const keys = this.cfg.token?.external?.keys ?? [];
-    this.external ??= loadTrustedKeys(keys).catch((e: unknown) => {
-      throw new ConfigError("REGISTRY_AUTH_TOKEN_JWKS", `an external issuer's key could not be imported: ${e instanceof Error ? e.message : String(e)}`);
-    });
-    return this.external;
-  }
-}
-
-const runtimes = new WeakMap<AuthConfig, AuthRuntime>();
-
-export function runtimeFor(cfg: AuthConfig): AuthRuntime {
-  let rt = runtimes.get(cfg);
-  if (!rt) {
-    rt = new AuthRuntime(cfg);
-    runtimes.set(cfg, rt);
-  }
-  return rt;
-}
-
-/** The service (token audience) for a request: the configured one, else the request's host. */
-export function serviceFor(cfg: AuthConfig, url: URL): string {
-  return cfg.token?.service ?? url.host;
-}
 
 /** Audience of refresh tokens: distinct, so a refresh token is never accepted as an access token. */
 export function refreshAudience(service: string): string {
