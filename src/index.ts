@@ -1,14 +1,19 @@
-// Berth's Worker entry: every request goes through here. Configuration is parsed once per isolate (a bad
-// setting fails every request with a message naming it), the storage layer and the authenticator are built
-// from it, the caller is identified, and the route table does the rest. Exports the upload-session Durable
-// Object class.
+// Berth's Worker entry: every request and every Cron Trigger comes through here. Configuration is parsed
+// once per isolate (a bad setting fails every request with a message naming it), the storage layer and the
+// access controller are built from it, the caller is identified, the request's context is put together, and
+// the route table does the rest. Exports the Durable Object classes: upload sessions and the job coordinator.
 
 import { parseConfig, type Config } from "./config";
 import { Auth, type Identity } from "./http/auth";
 import { errorResponse, withCommonHeaders } from "./http/respond";
+import { OciError } from "./oci/errors";
 import { route } from "./http/router";
-import type { AccessGuard, RegistryContext } from "./registry/context";
+import { withUi } from "./http/ui";
+import type { JobCoordinatorRpc } from "./jobs/protocol";
+import { SCHEDULED_JOBS } from "./jobs/kinds";
+import type { AccessGuard, RegistryContext, RequestInfo } from "./registry/context";
 import { UploadHints } from "./registry/upload-hints";
+import { NO_LISTENER, type WriteListener } from "./registry/writes";
 import { createStorage, type Storage } from "./storage";
 import { discardBody } from "./streams/body";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
@@ -17,9 +22,11 @@ import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
 const REFUSED_BODY_DRAIN_LIMIT = 64 * 1024 * 1024;
 
 export { UploadSession } from "./uploads/session";
+export { JobCoordinator } from "./jobs/coordinator";
 
 interface Env {
   UPLOAD_SESSIONS: DurableObjectNamespace;
+  JOBS: DurableObjectNamespace;
   [setting: string]: unknown;
 }
 
@@ -29,6 +36,7 @@ interface Setup {
   storage: Storage;
   auth: Auth;
   hints: UploadHints;
+  writes: WriteListener;
 }
 
 let cached: Setup | null = null;
@@ -36,7 +44,7 @@ let cached: Setup | null = null;
 function setup(env: Env): Setup {
   if (cached?.env !== env) {
     const cfg = parseConfig(env);
-    cached = { env, cfg, storage: createStorage(cfg), auth: new Auth(cfg.auth), hints: new UploadHints() };
+    cached = { env, cfg, storage: createStorage(cfg.s3), auth: new Auth(cfg.auth), hints: new UploadHints(), writes: NO_LISTENER };
   }
   return cached;
 }
@@ -48,24 +56,55 @@ function guardFor(auth: Auth, cfg: Config, id: Identity, url: URL): AccessGuard 
     may: (repo, action) => auth.may(id, repo, action),
     canRead: (repo) => auth.canRead(id, repo),
     readsEverything: cfg.auth.mode === "none" && cfg.auth.access === null,
+    requireAdmin: () => {
+      const { mode, access } = cfg.auth;
+      // REGISTRY_AUTH=none: everyone is (a local or private registry). Without an access policy every
+      // authenticated caller may already delete anything: they are the admins.
+      const admin = mode === "none" || (access === null ? mode !== "unset" && id.user !== null : access.isAdmin(id.user, id.groups));
+      if (admin) return;
+      if (id.user === null) auth.requireBase(id, url); // a login could help: the mode's challenge
+      throw new OciError("DENIED", "the admin API is for users in the access control's adminPolicy");
+    },
   };
 }
 
-export default {
-  async fetch(req: Request, env: Env): Promise<Response> {
+function requestInfo(req: Request, url: URL, id: Identity): RequestInfo {
+  return {
+    id: req.headers.get("cf-ray") ?? crypto.randomUUID(),
+    caller: { user: id.user, groups: id.groups, anonymous: id.user === null },
+    clientAddress: req.headers.get("cf-connecting-ip"),
+    userAgent: req.headers.get("user-agent"),
+    method: req.method,
+    host: url.host,
+  };
+}
+
+/** The one job coordinator of this registry's bucket. */
+function coordinator(env: Env): JobCoordinatorRpc {
+  return env.JOBS.get(env.JOBS.idFromName("coordinator")) as unknown as JobCoordinatorRpc;
+}
+
+// withUi: the web UI outside /v2/ (BERTH_UI) and CORS on /v2/ (BERTH_CORS_ORIGINS), see http/ui.ts.
+export default withUi({
+  async fetch(req: Request, env: Env, exec: ExecutionContext): Promise<Response> {
     try {
       const url = new URL(req.url);
-      const { cfg, storage, auth, hints } = setup(env);
+      const { cfg, storage, auth, hints, writes } = setup(env);
       if (auth.tokenPath !== null && url.pathname === auth.tokenPath) return withCommonHeaders(await auth.handleToken(req));
       const id = await auth.authenticate(req, url);
+      const request = requestInfo(req, url, id);
       const ctx: RegistryContext = {
         cfg,
         storage,
         hints,
         url,
+        request,
         access: guardFor(auth, cfg, id, url),
         session: (repo, uuid) =>
           env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(sessionName(repo, uuid))) as unknown as UploadSessionRpc,
+        jobs: () => coordinator(env),
+        waitUntil: (work) => exec.waitUntil(work),
+        written: (event) => writes.record(event, request),
       };
       return withCommonHeaders(await route(req, ctx));
     } catch (e) {
@@ -75,4 +114,11 @@ export default {
       return errorResponse(e, req.method);
     }
   },
-} satisfies ExportedHandler<Env>;
+
+  /** Cron Triggers (wrangler.toml [triggers]): start each scheduled job; the coordinator runs it in steps. */
+  async scheduled(_controller: ScheduledController, env: Env, exec: ExecutionContext): Promise<void> {
+    setup(env); // a bad setting fails here, loudly, as it fails every request
+    const jobs = coordinator(env);
+    exec.waitUntil(Promise.all(SCHEDULED_JOBS.map((kind) => jobs.start(kind, {}))));
+  },
+} satisfies ExportedHandler<Env>);

@@ -5,20 +5,17 @@
 
 import { parseAuthConfig, type AuthConfig } from "./auth";
 import { parseS3, type S3Config } from "./storage";
+import { parseUiConfig, type UiConfig } from "./ui";
 import { DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./values";
 
 export { ConfigError, parseGoDuration, type Env } from "./values";
 export type { S3Config } from "./storage";
 export type { AuthConfig } from "./auth";
+export type { UiConfig } from "./ui";
 
-export interface Config {
+/** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */
+export interface UploadConfig {
   s3: S3Config;
-  /** REGISTRY_STORAGE_REDIRECT_DISABLE: stream blobs through the Worker instead of 307 to presigned URLs. */
-  redirectDisable: boolean;
-  /** BERTH_REDIRECT_EXPIRY (Go duration or seconds): lifetime of presigned download URLs, seconds. */
-  redirectExpirySeconds: number;
-  /** REGISTRY_STORAGE_DELETE_ENABLED: allow DELETE of blobs and manifests. */
-  deleteEnabled: boolean;
   /** REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE (Go duration): an idle upload session expires after this, ms. */
   uploadExpiryMs: number;
   /**
@@ -26,15 +23,23 @@ export interface Config {
    * Cloudflare refuses bodies over 100 MB on Free/Pro zones before the Worker sees them.
    */
   chunkMaxLength: number;
-  /** Authentication and access control (REGISTRY_AUTH, REGISTRY_ACCESSCONTROL, …). */
-  auth: AuthConfig;
 }
 
-/** Parses and validates every setting; throws ConfigError for the first bad one. */
-export function parseConfig(env: Env): Config {
-  const s3 = parseS3(env);
-  // Presigned URLs take X-Amz-Expires in whole seconds.
-  const expiryMs = readDuration(env, "BERTH_REDIRECT_EXPIRY", 20 * 60 * SECOND, SECOND, 7 * DAY, "between 1s and 7 days (168h)", true);
+export interface Config extends UploadConfig {
+  /** REGISTRY_STORAGE_REDIRECT_DISABLE: stream blobs through the Worker instead of 307 to presigned URLs. */
+  redirectDisable: boolean;
+  /** BERTH_REDIRECT_EXPIRY (Go duration or seconds): lifetime of presigned download URLs, seconds. */
+  redirectExpirySeconds: number;
+  /** REGISTRY_STORAGE_DELETE_ENABLED: allow DELETE of blobs and manifests. */
+  deleteEnabled: boolean;
+  /** Authentication and access control (REGISTRY_AUTH, REGISTRY_ACCESSCONTROL, …). */
+  auth: AuthConfig;
+  /** The web UI and cross-origin API access (BERTH_UI, BERTH_CORS_ORIGINS). */
+  ui: UiConfig;
+}
+
+/** The settings of the upload session (a subset of parseConfig's); throws ConfigError for the first bad one. */
+export function parseUploadConfig(env: Env): UploadConfig {
   const purgeAge = readDuration(
     env,
     "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE",
@@ -44,12 +49,23 @@ export function parseConfig(env: Env): Config {
     "at least 1s",
   );
   return {
-    s3,
+    s3: parseS3(env),
+    uploadExpiryMs: Math.round(purgeAge),
+    chunkMaxLength: readInt(env, "BERTH_CHUNK_MAX_LENGTH", 64 * MiB, 5 * MiB),
+  };
+}
+
+/** Parses and validates every setting; throws ConfigError for the first bad one. */
+export function parseConfig(env: Env): Config {
+  const upload = parseUploadConfig(env);
+  // Presigned URLs take X-Amz-Expires in whole seconds.
+  const expiryMs = readDuration(env, "BERTH_REDIRECT_EXPIRY", 20 * 60 * SECOND, SECOND, 7 * DAY, "between 1s and 7 days (168h)", true);
+  return {
+    ...upload,
     redirectDisable: readBool(env, "REGISTRY_STORAGE_REDIRECT_DISABLE", false),
     redirectExpirySeconds: expiryMs / SECOND,
     deleteEnabled: readBool(env, "REGISTRY_STORAGE_DELETE_ENABLED", true),
-    uploadExpiryMs: Math.round(purgeAge),
-    chunkMaxLength: readInt(env, "BERTH_CHUNK_MAX_LENGTH", 64 * MiB, 5 * MiB),
     auth: parseAuthConfig(env),
+    ui: parseUiConfig(env),
   };
 }

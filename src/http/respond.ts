@@ -17,9 +17,11 @@ export function errorResponse(e: unknown, method: string): Response {
 function toOciError(e: unknown): OciError {
   if (e instanceof OciError) return e;
   if (e instanceof ConfigError) {
-    // Operator's mistake: say which setting, never its value when secret (ConfigError guarantees that).
+    // The operator's mistake, answered to whoever asks (no caller can be authenticated without a valid
+    // configuration): name the setting, and keep its value and the reason (which may quote a bucket or an
+    // endpoint) for the log, where the operator looks.
     console.error(e.message);
-    return new OciError("UNKNOWN", e.message);
+    return new OciError("UNKNOWN", `configuration error: ${e.setting} is not valid; the Worker's log (wrangler tail) says why`);
   }
   console.error("internal error:", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
   return new OciError("UNKNOWN", "internal server error");

@@ -9,8 +9,10 @@ import { deleteBlob, getBlob, headBlob } from "../registry/blobs";
 import { listRepositories } from "../registry/catalog";
 import { type RegistryContext, json } from "../registry/context";
 import { deleteManifest, getManifest, putManifest } from "../registry/manifests";
+import { jobStatus, startJob } from "../registry/jobs";
 import { listReferrers } from "../registry/referrers";
 import { listTags } from "../registry/tags";
+import { getSmallBlob } from "../registry/ui-blob";
 import { cancelUpload, getUploadStatus, patchUpload, putUpload, startUpload } from "../registry/uploads";
 
 type Handler = (req: IRequest, ctx: RegistryContext) => Promise<Response> | Response;
@@ -99,6 +101,14 @@ function writable(req: IRequest, ctx: RegistryContext): string {
   return repo;
 }
 
+/** The admin API of background jobs (registry/jobs.ts): admins only, checked before anything else. */
+const jobs: Handler = (req, ctx) => {
+  if (req.method !== "GET" && req.method !== "POST") return unsupported(req);
+  ctx.access.requireAdmin();
+  const kind = param(req, "kind");
+  return req.method === "POST" ? startJob(ctx, kind) : jobStatus(ctx, kind);
+};
+
 const only =
   (methods: string[], h: Handler): Handler =>
   (req, ctx) =>
@@ -107,7 +117,9 @@ const only =
 // Order matters: the greedy `:name+` would otherwise let `/blobs/:digest` claim upload paths.
 const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/v2", only(["GET", "HEAD"], base))
+  .all("/v2/_berth/ext/jobs/:kind", jobs)
   .all("/v2/_catalog", only(["GET"], (_req, ctx) => (ctx.access.require(null, "read"), listRepositories(ctx))))
+  .all("/v2/_berth/ext/blobs/:name+/:digest", only(["GET"], (req, ctx) => getSmallBlob(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest"))))) // the web UI reads image configs here (blob GET redirects cross-origin)
   .all("/v2/:name+/tags/list", only(["GET"], (req, ctx) => listTags(ctx, readable(req, ctx))))
   .all("/v2/:name+/referrers/:digest", only(["GET"], (req, ctx) => listReferrers(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest")))))
   .all("/v2/:name+/manifests/:reference", manifests)

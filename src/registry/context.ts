@@ -1,15 +1,21 @@
 // What every handler gets: the validated configuration, the storage layer, the upload-session namespace,
-// the upload hints, and the request's URL. Built once per request by http/router.ts.
+// the upload hints, the caller's access decisions, who is asking (the request's identity, id, address),
+// `waitUntil` for work that may outlive the answer, and the write seam. Built once per request by the
+// Worker entry (src/index.ts).
 
 import type { Config } from "../config";
+import type { Action } from "../config/access";
 import type { Storage } from "../storage";
+import type { JobCoordinatorRpc } from "../jobs/protocol";
 import type { UploadSessionRpc } from "../uploads/protocol";
+import type { RequestInfo } from "./request";
 import type { UploadHints } from "./upload-hints";
+import type { WriteEvent } from "./writes";
 
-/** What a caller may be allowed to do to a repository (zot's actions; Docker's push = create + update). */
-export type Action = "read" | "create" | "update" | "delete";
+export type { Action } from "../config/access";
+export type { Caller, RequestInfo } from "./request";
 
-/** The access decisions for the current caller, bound by the router (http/auth decides; handlers ask). */
+/** The access decisions for the current caller, bound by the Worker entry (http/auth decides; handlers ask). */
 export interface AccessGuard {
   /** GET /v2/: throws the login challenge when the mode needs credentials. */
   requireBase(): void;
@@ -21,6 +27,8 @@ export interface AccessGuard {
   canRead(repo: string): boolean;
   /** True when anyone may read any repository, so a blob found anywhere may be mounted (mount without `from`). */
   readonly readsEverything: boolean;
+  /** Throws unless the caller may use the admin API (adminPolicy; everyone with REGISTRY_AUTH=none). */
+  requireAdmin(): void;
 }
 
 export interface RegistryContext {
@@ -29,9 +37,16 @@ export interface RegistryContext {
   storage: Storage;
   /** Returns the RPC stub of an upload session's Durable Object. */
   session(repo: string, uuid: string): UploadSessionRpc;
+  /** Returns the RPC stub of the job coordinator. */
+  jobs(): JobCoordinatorRpc;
   /** The isolate's guesses of which blob a new upload session is for. */
   hints: UploadHints;
   url: URL;
+  request: RequestInfo;
+  /** Keeps the Worker alive for work the answer need not wait for. */
+  waitUntil(work: Promise<unknown>): void;
+  /** Records a successful write (the write seam, registry/writes.ts); awaited before answering. */
+  written(event: WriteEvent): Promise<void>;
 }
 
 /** A JSON response with the right length. */

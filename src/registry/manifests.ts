@@ -76,7 +76,11 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
     });
     headers["OCI-Subject"] = manifest.subject.digest;
   }
-  if (ref.kind === "tag") await tags.set(repo, ref.tag, digest);
+  const tag = ref.kind === "tag" ? ref.tag : null;
+  if (tag !== null) await tags.set(repo, tag, digest);
+  const d = formatDigest(digest);
+  await ctx.written({ action: "manifest.put", repository: repo, digest: d, mediaType: manifest.mediaType, size: bytes.byteLength, tag, subject: manifest.subject?.digest ?? null });
+  if (tag !== null) await ctx.written({ action: "tag.set", repository: repo, tag, digest: d });
   return empty(201, headers);
 }
 
@@ -86,16 +90,19 @@ export async function deleteManifest(ctx: RegistryContext, repo: string, rawRef:
   const { manifests, referrers, tags } = ctx.storage;
   if (ref.kind === "tag") {
     if (!(await tags.delete(repo, ref.tag))) throw manifestUnknown(rawRef);
+    await ctx.written({ action: "tag.delete", repository: repo, tag: ref.tag });
     return empty(202);
   }
   const digest = ref.digest;
   const stored = await manifests.get(repo, digest);
   if (!stored) throw manifestUnknown(rawRef);
   // Tags first, so no tag is ever left naming a manifest the repository no longer holds.
-  for (const t of await tags.pointingTo(repo, digest)) await tags.delete(repo, t);
+  const removed = await tags.pointingTo(repo, digest);
+  for (const t of removed) await tags.delete(repo, t);
   const subject = subjectOf(stored.bytes);
   if (subject) await referrers.remove(repo, subject, digest);
   await manifests.unlink(repo, digest);
+  await ctx.written({ action: "manifest.delete", repository: repo, digest: formatDigest(digest), tags: removed });
   return empty(202);
 }
 

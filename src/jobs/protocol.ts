@@ -1,0 +1,31 @@
+// What the Worker and the job coordinator Durable Object say to each other over RPC, and the report of a job
+// run as the admin API shows it. Plain data only (it crosses RPC and is stored in the object's storage).
+
+export type JobState = "running" | "done" | "failed";
+
+export interface JobReport {
+  /** Unique per run. */
+  id: string;
+  kind: string;
+  state: JobState;
+  /** ISO 8601 times. */
+  startedAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  /** Steps (alarms) the run has taken so far. */
+  steps: number;
+  /** The job's own counts and findings: progress while running, the result once done. */
+  result: Record<string, unknown>;
+  /** Why the run failed (state "failed"), or the last error a retried step met. */
+  error: string | null;
+}
+
+export interface JobCoordinatorRpc {
+  /**
+   * Starts a run of the job unless one of that kind is running (then that run's report comes back, with
+   * `started: false`). Unknown kinds are refused with an error message.
+   */
+  start(kind: string, params: Record<string, unknown>): Promise<{ started: boolean; report: JobReport } | { error: string }>;
+  /** The running or last finished run of the kind, or null when it never ran. */
+  status(kind: string): Promise<JobReport | null>;
+}
