@@ -1,10 +1,11 @@
-// Unit tests of src/auth/index.ts (the Auth class the router calls): the security matrix per mode, each case
-// asserting the exact status, error code and challenge — no credentials, wrong password, unknown user, a token
-// for another repository or action, expired, tampered, alg none, wrong audience or issuer, an untrusted key,
-// an external issuer's tokens, catalog filtering, the unset and none modes — and no secret in an error body.
+// Unit tests of src/http/auth (the access controller the router calls, one per mode): the security matrix per
+// mode, each case asserting the exact status, error code and challenge — no credentials, wrong password, unknown
+// user, a token for another repository or action, expired, tampered, alg none, wrong audience or issuer, an
+// untrusted key, an external issuer's tokens, catalog filtering, the unset and none modes — and no secret in an
+// error body.
 import type { webcrypto } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Auth, parseAuthConfig, type Identity } from "../../src/http/auth/index";
+import { Auth, createAccessController, parseAuthConfig, type AccessController, type Identity } from "../../src/http/auth/index";
 import type { Action } from "../../src/config/access";
 import type { AuthConfig } from "../../src/config/auth";
 import { errorResponse } from "../../src/http/respond";
@@ -37,12 +38,12 @@ async function refusal(f: () => unknown): Promise<{ status: number; code: string
 }
 
 describe("htpasswd mode", () => {
-  let auth: Auth;
+  let auth: AccessController;
   let calls: number[];
   beforeAll(() => {
     const s = recordingSleep();
     calls = s.calls;
-    auth = new Auth(parseAuthConfig({ REGISTRY_AUTH: "htpasswd", REGISTRY_AUTH_HTPASSWD: HT, REGISTRY_ACCESSCONTROL: ACCESS }), { sleep: s.sleep, now: () => NOW });
+    auth = createAccessController(parseAuthConfig({ REGISTRY_AUTH: "htpasswd", REGISTRY_AUTH_HTPASSWD: HT, REGISTRY_ACCESSCONTROL: ACCESS }), { sleep: s.sleep, now: () => NOW });
   });
 
   it("no credentials: /v2/ and private repositories answer 401 with the Basic challenge; public reads pass", async () => {
@@ -93,7 +94,7 @@ describe("htpasswd mode", () => {
 
 describe("token mode, Berth's own tokens", () => {
   let cfg: AuthConfig;
-  let auth: Auth;
+  let auth: AccessController;
   let clock = NOW;
   const tokenFor = async (query: string, creds?: string): Promise<string> => {
     const res = await auth.handleToken(new Request(`https://reg.example/token?${query}`, { headers: creds ? { Authorization: creds } : {} }));
@@ -106,7 +107,7 @@ describe("token mode, Berth's own tokens", () => {
 
   beforeAll(async () => {
     cfg = parseAuthConfig({ REGISTRY_AUTH: "token", BERTH_AUTH_TOKEN_KEY: await ecKeyPem(), REGISTRY_AUTH_HTPASSWD: HT, REGISTRY_ACCESSCONTROL: ACCESS });
-    auth = new Auth(cfg, { sleep: async () => undefined, now: () => clock });
+    auth = createAccessController(cfg, { sleep: async () => undefined, now: () => clock });
   });
 
   it("without a token: 401 with the Bearer challenge and the scope needed; Basic is not taken on /v2/", async () => {
@@ -182,7 +183,7 @@ describe("token mode, Berth's own tokens", () => {
     expect((await refusal(() => bearer(unsigned))).challenge).toBe(invalid);
 
     // Issued for another service (this registry's service is its host unless configured).
-    const elsewhere = new Auth(cfg, { now: () => NOW });
+    const elsewhere = createAccessController(cfg, { now: () => NOW });
     const otherHost = await elsewhere.handleToken(new Request("https://other.example/token?scope=repository:team/app:pull", { headers: { Authorization: basic("dave", "dave-pw") } }));
     const t = ((await otherHost.json()) as { token: string }).token;
     expect((await refusal(() => bearer(t))).code).toBe("UNAUTHORIZED");
@@ -205,7 +206,7 @@ describe("token mode, Berth's own tokens", () => {
 
 describe("token mode, an external issuer", () => {
   const cert = fixture("issuer-ec.crt");
-  let auth: Auth;
+  let auth: AccessController;
   let key: webcrypto.CryptoKey;
   const claims = (extra: Record<string, unknown> = {}) => ({
     iss: "idp.example",
@@ -216,7 +217,7 @@ describe("token mode, an external issuer", () => {
     ...extra,
   });
   beforeAll(async () => {
-    auth = new Auth(
+    auth = createAccessController(
       parseAuthConfig({
         REGISTRY_AUTH: "token",
         REGISTRY_AUTH_TOKEN_REALM: "https://idp.example/auth",
@@ -255,7 +256,7 @@ describe("token mode, an external issuer", () => {
 
 describe("unset and none modes", () => {
   it("unset: reads pass, writes are 403 DENIED telling the operator to set REGISTRY_AUTH", async () => {
-    const auth = new Auth(parseAuthConfig({}));
+    const auth = createAccessController(parseAuthConfig({}));
     const id: Identity = await auth.authenticate(req(basic("dave", "dave-pw")), URL_);
     expect(id.user).toBeNull();
     auth.requireBase(id, URL_);
@@ -269,13 +270,45 @@ describe("unset and none modes", () => {
   });
 
   it("none: everything passes; with a policy, anonymous rules apply and refusals are 403", async () => {
-    const open = new Auth(parseAuthConfig({ REGISTRY_AUTH: "none" }));
+    const open = createAccessController(parseAuthConfig({ REGISTRY_AUTH: "none" }));
     const id = await open.authenticate(req(), URL_);
     open.require(id, "any/repo", "delete", URL_);
     expect(open.canRead(id, "x")).toBe(true);
-    const ruled = new Auth(parseAuthConfig({ REGISTRY_AUTH: "none", REGISTRY_ACCESSCONTROL: ACCESS }));
+    const ruled = createAccessController(parseAuthConfig({ REGISTRY_AUTH: "none", REGISTRY_ACCESSCONTROL: ACCESS }));
     ruled.require(id, "public/x", "read", URL_);
     const r = await refusal(() => ruled.require(id, "team/app", "read", URL_));
     expect([r.status, r.code, r.challenge]).toEqual([403, "DENIED", null]);
+  });
+});
+
+describe("readsEverything", () => {
+  it("is true only in mode none without an access policy", async () => {
+    const key = await ecKeyPem();
+    const cases: [Record<string, string>, boolean][] = [
+      [{}, false],
+      [{ REGISTRY_AUTH: "none" }, true],
+      [{ REGISTRY_AUTH: "none", REGISTRY_ACCESSCONTROL: ACCESS }, false],
+      [{ REGISTRY_AUTH: "htpasswd", REGISTRY_AUTH_HTPASSWD: HT }, false],
+      [{ REGISTRY_AUTH: "token", BERTH_AUTH_TOKEN_KEY: key }, false],
+    ];
+    for (const [env, expected] of cases) expect(createAccessController(parseAuthConfig(env)).readsEverything, JSON.stringify(env).slice(0, 60)).toBe(expected);
+  });
+});
+
+// TODO(lead): remove with the deprecated Auth class.
+describe("Auth (deprecated wrapper)", () => {
+  it("answers as the mode's access controller", async () => {
+    const { sleep, calls } = recordingSleep();
+    const auth = new Auth(parseAuthConfig({ REGISTRY_AUTH: "htpasswd", REGISTRY_AUTH_HTPASSWD: HT, REGISTRY_ACCESSCONTROL: ACCESS }), { sleep, now: () => NOW });
+    expect(auth.tokenPath).toBeNull();
+    const dave = await auth.authenticate(req(basic("dave", "dave-pw")), URL_);
+    expect(dave).toMatchObject({ user: "dave", via: "basic" });
+    auth.requireBase(dave, URL_);
+    auth.require(dave, "team/app", "delete", URL_);
+    expect(auth.may(dave, "secret/x", "create")).toBe(false);
+    expect(auth.canRead(dave, "secret/x")).toBe(true);
+    const r = await refusal(() => auth.authenticate(req(basic("dave", "wrong")), URL_));
+    expect([r.status, r.challenge, calls]).toEqual([401, 'Basic realm="Berth Registry"', [1000]]);
+    expect((await auth.handleToken(new Request("https://reg.example/token"))).status).toBe(404);
   });
 });
