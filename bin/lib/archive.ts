@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { PushError } from "./errors.ts";
-import { DOCKER_MANIFEST, fileBlob, type Image } from "./sources.ts";
+import { DOCKER_MANIFEST, fileBlob, type Image } from "./image.ts";
 import { TarIndex, type TarEntry } from "./tar.ts";
 
 const CONFIG_TYPE = "application/vnd.docker.container.image.v1+json";

@@ -4,7 +4,7 @@
 
 import { PushError, httpError } from "./errors.ts";
 import { type Registry, header } from "./registry.ts";
-import type { Image, ManifestNode } from "./sources.ts";
+import type { Image, ManifestNode } from "./image.ts";
 import { type UploadOptions, pushBlob, shortDigest } from "./upload.ts";
 
 export interface PushResult {

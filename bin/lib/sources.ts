@@ -3,35 +3,16 @@
 // blobs stream from files at known offsets; manifest bytes are kept exactly as stored, so digests hold.
 
 import { createHash } from "node:crypto";
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { loadDockerArchive } from "./archive.ts";
 import { PushError } from "./errors.ts";
+import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, fileBlob, type Image, type ManifestNode } from "./image.ts";
 import type { SourceRef } from "./options.ts";
 import type { BlobSource } from "./upload.ts";
 
-export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
-export const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
 const INDEX_TYPES = [OCI_INDEX, DOCKER_LIST];
 const MANIFEST_TYPES = [OCI_MANIFEST, DOCKER_MANIFEST, ...INDEX_TYPES];
-
-export interface ManifestNode {
-  digest: string;
-  mediaType: string;
-  bytes: Buffer;
-  /** Blobs this manifest names (config and layers, or an index's non-manifest entries). */
-  blobs: BlobSource[];
-  /** Manifests an index names; pushed (by digest) before it. */
-  children: ManifestNode[];
-}
-
-export interface Image {
-  root: ManifestNode;
-  /** Tag the source names the image by, if any (used when the destination has none). */
-  tag?: string;
-}
 
 interface Descriptor {
   mediaType: string;
@@ -85,16 +66,6 @@ function descriptor(v: unknown, where: string): Descriptor {
     throw new PushError(`${where}: descriptor ${d.digest} without a valid size`);
   }
   return { ...d, mediaType: typeof d.mediaType === "string" ? d.mediaType : "" } as Descriptor;
-}
-
-/** A blob stored as a whole file (or a region of one), checked for its size up front. */
-export function fileBlob(file: string, offset: number, size: number, digest: string, kind: string): BlobSource {
-  return {
-    digest,
-    size,
-    kind,
-    open: (start, end) => createReadStream(file, { start: offset + start, end: offset + end - 1, highWaterMark: 1 << 20 }),
-  };
 }
 
 function storedBlob(store: Store, d: Descriptor, kind: string): BlobSource | null {
