@@ -119,14 +119,7 @@ async function main(): Promise<void> {
 
   log("starting Swift s3api …");
   const swift = await startSwift(ROOT);
-  const swiftPids = async () => {
-    const out: number[] = [];
-    for (const n of ["proxy", "object", "container", "account"]) {
-      out.push(Number((await readFile(path.join(swift.stateDir, "run", `${n}.pid`), "utf8").catch(() => "0")).trim()));
-    }
-    return out.filter((p) => p > 0);
-  };
-  const s3Pids = await swiftPids();
+  const s3Pids = await swift.pids();
   const proxyA = await startCountingProxy(swift.endpoint);
   onCleanup(() => proxyA.close());
   const proxyB = await startCountingProxy(swift.endpoint);

@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { freePortBlock, onCleanup, sleep, stopGroup, waitPortFree } from "./proc.ts";
+import { waitForHttp } from "../../scripts/lib/stack.mjs";
+import { freePortBlock, onCleanup, stopGroup, waitPortFree } from "./proc.ts";
 
 export interface Distribution {
   url: string;
@@ -85,18 +86,10 @@ export async function startDistribution(o: DistributionOptions): Promise<Distrib
       exited = true;
       append(`\n[bench] spawn error: ${e.message}\n`);
     });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (exited) throw new Error(`docker-registry exited before answering /v2/\n${log.slice(-5000)}`);
-      try {
-        const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
-        await res.body?.cancel();
-        if (res.status === 200) return;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > deadline) throw new Error(`docker-registry did not answer /v2/ within 30 s\n${log.slice(-5000)}`);
-      await sleep(100);
+    try {
+      await waitForHttp(`${url}/v2/`, { status: 200, timeoutMs: 30_000, intervalMs: 100, exited: () => exited, what: "docker-registry" });
+    } catch (e) {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${log.slice(-5000)}`);
     }
   };
 

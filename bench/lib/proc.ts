@@ -1,17 +1,21 @@
 // Process plumbing for the benchmark: bounded child processes, free 127.0.0.1 ports, process-group kills,
 // /proc readings (RSS of a process group) and one cleanup list that runs on normal exit, errors and Ctrl-C.
-import { spawn } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
-import net from "node:net";
+import { readFileSync } from "node:fs";
+import { run as runShared, sleep, type RunOptions as SharedRunOptions, type RunResult } from "../../scripts/lib/stack.mjs";
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+// Shared with `npm start` and the e2e harness (scripts/lib/stack.mjs): free ports, process groups, /proc.
+export {
+  freePortBlock,
+  groupProcs,
+  isPortFree,
+  killGroup,
+  procInfo,
+  sleep,
+  stopGroup,
+  waitPortFree,
+  type ProcInfo,
+  type RunResult,
+} from "../../scripts/lib/stack.mjs";
 
 export interface RunOptions {
   timeoutMs: number;
@@ -20,43 +24,13 @@ export interface RunOptions {
   cwd?: string;
 }
 
-const MAX_CAPTURE = 4 << 20;
-
-/** Runs `cmd args` without a shell; resolves with exit code, output and wall time. Rejects on spawn error or timeout. */
+/**
+ * Runs `cmd args` without a shell; resolves with exit code, output and wall time. Rejects on spawn error or
+ * timeout. Killed by runCleanups() (Ctrl-C) while it runs.
+ */
 export function run(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [k, v] of Object.entries(opts.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, [...args], { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const cap = (s: string) => (s.length > MAX_CAPTURE ? s.slice(s.length - MAX_CAPTURE) : s);
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout = cap(stdout + c)));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr = cap(stderr + c)));
-    let timedOut = false;
-    const killer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 3000).unref();
-    }, opts.timeoutMs);
-    const unregister = onCleanup(() => void child.kill("SIGKILL"));
-    child.once("error", (e) => {
-      clearTimeout(killer);
-      unregister();
-      reject(new Error(`${cmd}: ${e.message}`));
-    });
-    child.once("close", (code, signal) => {
-      clearTimeout(killer);
-      unregister();
-      const ms = performance.now() - t0;
-      if (timedOut) reject(new Error(`${cmd} ${args.join(" ")}: timed out after ${opts.timeoutMs} ms\n${stderr.slice(-3000)}`));
-      else resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, ms });
-    });
-  });
+  const o: SharedRunOptions = { ...opts, register: (kill) => onCleanup(kill) };
+  return runShared(cmd, args, o);
 }
 
 /** Like run(), but a non-zero exit code rejects with the tail of stderr. */
@@ -66,71 +40,8 @@ export async function runOk(cmd: string, args: readonly string[], opts: RunOptio
   return r;
 }
 
-export function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen({ host: "127.0.0.1", port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** Waits (bounded) until nothing listens on 127.0.0.1:port any more, e.g. before restarting a server on it. */
-export async function waitPortFree(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await isPortFree(port)) && Date.now() < deadline) await sleep(100);
-}
-
-/** First of `count` consecutive free ports in 20000-32000 (below the ephemeral range), random; bounded tries. */
-export async function freePortBlock(count = 1): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * (12000 - count));
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await isPortFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`no block of ${count} free ports on 127.0.0.1`);
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // /proc
-
-interface ProcInfo {
-  pid: number;
-  comm: string;
-  state: string;
-  pgrp: number;
-}
-
-function procInfo(pid: number): ProcInfo | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const open = stat.indexOf("(");
-    const close = stat.lastIndexOf(")");
-    const [state, , pgrp] = stat.slice(close + 2).split(" ");
-    return { pid, comm: stat.slice(open + 1, close), state: state ?? "?", pgrp: Number(pgrp) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Live (non-zombie) processes of process group `pgid`, optionally only those whose comm starts with `comm`. */
-export function groupProcs(pgid: number, comm?: string): ProcInfo[] {
-  const out: ProcInfo[] = [];
-  let entries: string[] = [];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const p = procInfo(Number(e));
-    if (!p || p.pgrp !== pgid || p.state === "Z" || p.state === "X") continue;
-    if (comm && !p.comm.startsWith(comm)) continue;
-    out.push(p);
-  }
-  return out;
-}
 
 /** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM, ...), 0 when the process is gone. */
 export function statusBytes(pid: number, field: string): number {
@@ -184,29 +95,6 @@ export function cpuSeconds(pids: number[]): number {
     }
   }
   return ticks / 100; // USER_HZ is 100 on Linux
-}
-
-/** Signals a whole process group (the child was spawned detached, so it leads its group). */
-export function killGroup(pgid: number | undefined, signal: NodeJS.Signals): void {
-  if (!pgid) return;
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** Stops group `pgid`: SIGTERM, bounded wait, SIGKILL, bounded wait. */
-export async function stopGroup(pgid: number | undefined, graceMs = 8000): Promise<void> {
-  if (!pgid) return;
-  killGroup(pgid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (groupProcs(pgid).length > 0 && Date.now() < deadline) await sleep(50);
-  if (groupProcs(pgid).length > 0) {
-    killGroup(pgid, "SIGKILL");
-    const d2 = Date.now() + 3000;
-    while (groupProcs(pgid).length > 0 && Date.now() < d2) await sleep(50);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

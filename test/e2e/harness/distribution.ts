@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
 import type {} from "./global-setup.js"; // brings the ProvidedContext["s3"] declaration into scope
+import { waitForHttp } from "../../../scripts/lib/stack.mjs";
 import { freePort } from "./ports.js";
 import { run, watchChild, type RunResult } from "./tools.js";
 
@@ -145,26 +146,11 @@ async function launch(port: number, configPath: string, tmp: string, secrets: st
   };
 
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let lastStatus = "no answer";
-  for (;;) {
-    if (watch.exited) {
-      await stop();
-      throw new Error(`docker-registry serve exited before GET /v2/ answered 200${watch.spawnError ? ` (${watch.spawnError})` : ""}\n${logs()}`);
-    }
-    try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
-      await res.body?.cancel();
-      if (res.status === 200) break;
-      lastStatus = `HTTP ${res.status}`;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`docker-registry did not answer GET /v2/ with 200 within ${READY_TIMEOUT_MS / 1000} s (${lastStatus})\n${logs()}`);
-    }
-    await sleep(100);
+  try {
+    await waitForHttp(`${url}/v2/`, { status: 200, timeoutMs: READY_TIMEOUT_MS, intervalMs: 100, exited: () => watch.exited, what: "docker-registry serve" });
+  } catch (e) {
+    await stop();
+    throw new Error(`${e instanceof Error ? e.message : String(e)}${watch.spawnError ? ` (${watch.spawnError})` : ""}\n${logs()}`);
   }
 
   const garbageCollect = (args: readonly string[], timeoutMs = 120_000) =>

@@ -1,91 +1,14 @@
 // Helpers for e2e tests that drive real command-line tools (skopeo, python3 mkoci.py, ...):
-// bounded child processes without a shell, hand-made OCI layouts, file digests.
-import { spawn, type ChildProcess } from "node:child_process";
+// bounded child processes without a shell (run/runOk, shared with `npm start` and the benchmark through
+// scripts/lib/stack.mjs), hand-made OCI layouts, file digests.
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { PROJECT_ROOT, logBuffer, runOk, run, type RunOptions, type RunResult } from "../../../scripts/lib/stack.mjs";
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-
-export interface RunOptions {
-  /** Hard limit; the process (SIGTERM, then SIGKILL after 5 s) is killed and run() rejects. */
-  timeoutMs: number;
-  /** Merged over process.env; a key set to undefined is removed (e.g. `{ AWS_CA_BUNDLE: undefined }`). */
-  env?: Record<string, string | undefined>;
-  /** Written to stdin, then stdin is closed. Without it stdin is /dev/null, so nothing waits for input. */
-  input?: string | Uint8Array;
-  cwd?: string;
-}
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-// A tool gone wild must not eat the test process's memory: keep at most this much of each stream.
-const MAX_CAPTURE = 8 << 20;
-
-function appendCapped(buf: string, chunk: string): string {
-  const s = buf + chunk;
-  return s.length > MAX_CAPTURE ? s.slice(s.length - MAX_CAPTURE) : s;
-}
-
-/**
- * Runs `cmd args` (never through a shell, so arguments need no quoting) and resolves with its exit code and
- * output; a signal death resolves with code 128+signo like a shell would. Rejects only on spawn failure or timeout.
- */
-export function run(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [k, v] of Object.entries(opts.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args], {
-      cwd: opts.cwd,
-      env,
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout = appendCapped(stdout, c)));
-    child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr = appendCapped(stderr, c)));
-    const killer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-    }, opts.timeoutMs);
-    child.once("error", (e) => {
-      clearTimeout(killer);
-      reject(new Error(`${cmd}: ${e.message}`));
-    });
-    child.once("close", (code, signal) => {
-      clearTimeout(killer);
-      if (timedOut) {
-        reject(new Error(`${cmd} ${args.join(" ")}: timed out after ${opts.timeoutMs} ms\n${stderr.slice(-4000)}`));
-        return;
-      }
-      const signo = signal ? (({ SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }) as Record<string, number>)[signal] ?? 1 : 0;
-      resolve({ code: code ?? 128 + signo, stdout, stderr });
-    });
-    if (opts.input !== undefined && child.stdin) {
-      child.stdin.on("error", () => {}); // EPIPE when the tool exits without reading: its exit code tells.
-      child.stdin.end(opts.input);
-    }
-  });
-}
-
-/** Like run(), but rejects (with the tail of stderr) when the exit code is not 0. */
-export async function runOk(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")} exited with ${r.code}\n${(r.stderr || r.stdout).slice(-4000)}`);
-  }
-  return r;
-}
+export { PROJECT_ROOT, run, runOk } from "../../../scripts/lib/stack.mjs";
+export type { RunOptions, RunResult } from "../../../scripts/lib/stack.mjs";
 
 export interface OciRef {
   mediaType: string;
@@ -137,31 +60,26 @@ export interface WatchedChild {
 
 /** Collects a long-running child's output (bounded, secrets masked) and tracks its exit. */
 export function watchChild(child: ChildProcess, name: string, secrets: readonly string[], limit = 200_000): WatchedChild {
-  let log = "";
+  const log = logBuffer(secrets, limit);
   let exited = false;
   let spawnError: string | undefined;
-  const append = (chunk: string) => {
-    for (const s of secrets) chunk = chunk.split(s).join("***");
-    log += chunk;
-    if (log.length > limit * 1.5) log = log.slice(log.length - limit);
-  };
-  child.stdout?.setEncoding("utf8").on("data", append);
-  child.stderr?.setEncoding("utf8").on("data", append);
+  child.stdout?.setEncoding("utf8").on("data", (c: string) => log.append(c));
+  child.stderr?.setEncoding("utf8").on("data", (c: string) => log.append(c));
   const exit = new Promise<void>((resolve) => {
     child.once("exit", (code, signal) => {
       exited = true;
-      append(`\n[harness] ${name} exited (code ${code}, signal ${signal})\n`);
+      log.append(`\n[harness] ${name} exited (code ${code}, signal ${signal})\n`);
       resolve();
     });
     child.once("error", (e) => {
       spawnError = e.message;
       exited = true;
-      append(`\n[harness] ${name}: spawn error: ${e.message}\n`);
+      log.append(`\n[harness] ${name}: spawn error: ${e.message}\n`);
       resolve();
     });
   });
   return {
-    logs: () => (log.length > limit ? log.slice(log.length - limit) : log),
+    logs: () => log.text(),
     get exited() {
       return exited;
     },
