@@ -295,6 +295,63 @@ describe("readsEverything", () => {
   });
 });
 
+describe("requireAdmin (the admin API)", () => {
+  const ADMIN = JSON.stringify({ repositories: { "**": { defaultPolicy: ["read"] } }, adminPolicy: { users: ["dave"], actions: ["read", "create", "update", "delete"] } });
+  const DENIED = [403, "DENIED", null];
+  const outcome = async (ac: AccessController, id: Identity): Promise<unknown[]> => {
+    try {
+      ac.requireAdmin(id, URL_);
+      return ["ok"];
+    } catch (e) {
+      const r = await refusal(() => {
+        throw e;
+      });
+      expect(r.body).not.toContain("dave-pw");
+      return [r.status, r.code, r.challenge];
+    }
+  };
+
+  it("unset: nobody; none: everybody", async () => {
+    const unset = createAccessController(parseAuthConfig({}));
+    expect(await outcome(unset, await unset.authenticate(req(basic("dave", "dave-pw")), URL_))).toEqual(DENIED);
+    for (const env of [{ REGISTRY_AUTH: "none" }, { REGISTRY_AUTH: "none", REGISTRY_ACCESSCONTROL: ADMIN }]) {
+      const none = createAccessController(parseAuthConfig(env));
+      expect(await outcome(none, await none.authenticate(req(), URL_))).toEqual(["ok"]);
+    }
+  });
+
+  it("htpasswd: the adminPolicy's users, or any user without a policy; anonymous callers get the challenge", async () => {
+    const noSleep = { sleep: async () => undefined, now: () => NOW };
+    const ruled = createAccessController(parseAuthConfig({ REGISTRY_AUTH: "htpasswd", REGISTRY_AUTH_HTPASSWD: HT, REGISTRY_ACCESSCONTROL: ADMIN }), noSleep);
+    const basicChallenge = [401, "UNAUTHORIZED", 'Basic realm="Berth Registry"'];
+    expect(await outcome(ruled, await ruled.authenticate(req(), URL_))).toEqual(basicChallenge);
+    expect(await outcome(ruled, await ruled.authenticate(req(basic("dave", "dave-pw")), URL_))).toEqual(["ok"]);
+    expect(await outcome(ruled, await ruled.authenticate(req(basic("mallory", "mallory-pw")), URL_))).toEqual(DENIED);
+    const open = createAccessController(parseAuthConfig({ REGISTRY_AUTH: "htpasswd", REGISTRY_AUTH_HTPASSWD: HT }), noSleep);
+    expect(await outcome(open, await open.authenticate(req(basic("mallory", "mallory-pw")), URL_))).toEqual(["ok"]);
+    expect(await outcome(open, await open.authenticate(req(), URL_))).toEqual(basicChallenge);
+  });
+
+  it("token: the adminPolicy's users; no token gets the challenge, an anonymous token DENIED", async () => {
+    const key = await ecKeyPem();
+    const opts = { sleep: async () => undefined, now: () => NOW };
+    for (const [access, mallory] of [[ADMIN, DENIED], [undefined, ["ok"]]] as const) {
+      const ac = createAccessController(
+        parseAuthConfig({ REGISTRY_AUTH: "token", BERTH_AUTH_TOKEN_KEY: key, REGISTRY_AUTH_HTPASSWD: HT, ...(access ? { REGISTRY_ACCESSCONTROL: access } : {}) }),
+        opts,
+      );
+      const bearer = async (creds?: string) => {
+        const res = await ac.handleToken(new Request("https://reg.example/token", { headers: creds ? { Authorization: creds } : {} }));
+        return ac.authenticate(req(`Bearer ${((await res.json()) as { token: string }).token}`), URL_);
+      };
+      expect(await outcome(ac, await ac.authenticate(req(), URL_))).toEqual([401, "UNAUTHORIZED", 'Bearer realm="https://reg.example/token",service="reg.example"']);
+      expect(await outcome(ac, await bearer())).toEqual(DENIED);
+      expect(await outcome(ac, await bearer(basic("dave", "dave-pw")))).toEqual(["ok"]);
+      expect(await outcome(ac, await bearer(basic("mallory", "mallory-pw")))).toEqual(mallory);
+    }
+  });
+});
+
 // TODO(lead): remove with the deprecated Auth class.
 describe("Auth (deprecated wrapper)", () => {
   it("answers as the mode's access controller", async () => {

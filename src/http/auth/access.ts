@@ -26,3 +26,11 @@ export function policyAllows(
   if (repo === null) return action === "read" && access.mayListCatalog(who);
   return access.allowed(who, anonymousMode ? [] : groups, repo, action);
 }
+
+/**
+ * Whether a caller of the htpasswd or token mode is an administrator (the admin API is theirs): a user in the
+ * adminPolicy, or without REGISTRY_ACCESSCONTROL any authenticated user (who may already delete anything).
+ */
+export function adminAllows(access: AccessPolicy | null, user: string | null, groups: readonly string[]): boolean {
+  return access === null ? user !== null : access.isAdmin(user, groups);
+}

@@ -42,6 +42,8 @@ export interface AccessController {
   may(id: Identity, repo: string | null, action: Action): boolean;
   /** Whether `repo` shows in the catalog for `id` (after require(id, null, "read") passed). */
   canRead(id: Identity, repo: string): boolean;
+  /** The admin API: throws the mode's login challenge when a login could help, else DENIED, unless `id` is an admin. */
+  requireAdmin(id: Identity, url: URL): void;
   /** Serves Berth's token endpoint (at tokenPath); 404 in modes that issue no tokens. */
   handleToken(req: Request): Promise<Response>;
 }
@@ -52,6 +54,11 @@ export interface ControllerOptions {
   sleep?: Sleep;
   /** The current time, ms. */
   now?: () => number;
+}
+
+/** The refusal of the admin API to a caller who is known, or whom a login would not help. */
+export function adminDenied(): OciError {
+  return new OciError("DENIED", "the admin API is for users in the access control's adminPolicy");
 }
 
 /** The thing refused, in a DENIED message. */

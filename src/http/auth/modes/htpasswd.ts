@@ -5,8 +5,8 @@
 import type { Action } from "../../../config/access";
 import type { AuthConfig } from "../../../config/auth";
 import { OciError } from "../../../oci/errors";
-import { policyAllows } from "../access";
-import { ANONYMOUS, refused, unauthorized, type AccessController, type Identity } from "../controller";
+import { adminAllows, policyAllows } from "../access";
+import { adminDenied, ANONYMOUS, refused, unauthorized, type AccessController, type Identity } from "../controller";
 import { parseBasic } from "../htpasswd";
 import { runtimeFor, type AuthRuntime, type Sleep } from "../runtime";
 import { handleTokenRequest } from "../token-endpoint";
@@ -56,6 +56,12 @@ export class HtpasswdAccess implements AccessController {
 
   canRead(id: Identity, repo: string): boolean {
     return this.may(id, repo, "read");
+  }
+
+  requireAdmin(id: Identity): void {
+    if (adminAllows(this.cfg.access, id.user, id.groups)) return;
+    if (id.user === null) this.requireBase(id); // a login could help: the challenge
+    throw adminDenied();
   }
 
   handleToken(req: Request): Promise<Response> {

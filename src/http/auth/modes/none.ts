@@ -40,6 +40,9 @@ export class NoneAccess implements AccessController {
     return this.may(id, repo, "read");
   }
 
+  /** Everyone, as with every other action (a local or private registry). */
+  requireAdmin(): void {}
+
   handleToken(req: Request): Promise<Response> {
     return handleTokenRequest(req, this.cfg, this.opts.now(), { sleep: this.opts.sleep });
   }

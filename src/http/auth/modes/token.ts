@@ -9,8 +9,8 @@
 import type { Action } from "../../../config/access";
 import type { AuthConfig, TokenSettings } from "../../../config/auth";
 import { OciError } from "../../../oci/errors";
-import { policyAllows } from "../access";
-import { ANONYMOUS, refused, unauthorized, type AccessController, type Identity } from "../controller";
+import { adminAllows, policyAllows } from "../access";
+import { adminDenied, ANONYMOUS, refused, unauthorized, type AccessController, type Identity } from "../controller";
 import { JwtError, parseJwt, verifyJwt } from "../jwt";
 import type { TrustedKey } from "../keys";
 import { runtimeFor, serviceFor, type AuthRuntime, type Sleep } from "../runtime";
@@ -71,6 +71,12 @@ export class TokenAccess implements AccessController {
     if (id.via === "external-token") return true;
     if (id.grants === null) return false;
     return this.policy(id, repo, "read");
+  }
+
+  requireAdmin(id: Identity, url: URL): void {
+    if (adminAllows(this.cfg.access, id.user, id.groups)) return;
+    if (id.user === null) this.requireBase(id, url); // a login could help: the challenge
+    throw adminDenied();
   }
 
   handleToken(req: Request): Promise<Response> {

@@ -6,7 +6,7 @@ import type { Action } from "../../../config/access";
 import type { AuthConfig } from "../../../config/auth";
 import { OciError } from "../../../oci/errors";
 import { policyAllows } from "../access";
-import { ANONYMOUS, type AccessController, type Identity } from "../controller";
+import { adminDenied, ANONYMOUS, type AccessController, type Identity } from "../controller";
 import type { Sleep } from "../runtime";
 import { handleTokenRequest } from "../token-endpoint";
 
@@ -40,6 +40,11 @@ export class UnsetAccess implements AccessController {
 
   canRead(id: Identity, repo: string): boolean {
     return this.may(id, repo, "read");
+  }
+
+  /** Nobody: without authentication nobody can be told apart. */
+  requireAdmin(): void {
+    throw adminDenied();
   }
 
   handleToken(req: Request): Promise<Response> {
