@@ -1,11 +1,12 @@
 // Helpers for the manifest / tag / catalog / referrers / skopeo e2e tests: hand-built manifests of every format
-// Berth serves, monolithic blob pushes, Link-header walking and raw or cut-off requests. The generic helpers
-// (digests, bounded requests, the spec error body) come from registry.ts. Free of assertions.
+// Berth serves, Link-header walking and cut-off requests. The generic helpers (digests, bounded requests, the
+// spec error body, the monolithic pushBlob, the raw-socket rawRequest) live in registry.ts and are re-exported
+// here, so each name has one meaning in every e2e file. Free of assertions.
 import { randomBytes } from "node:crypto";
-import { digestOf, rand, req } from "./registry.js";
+import { digestOf, pushBlob, rand, req } from "./registry.js";
 
 // The generic helpers (shared with the other e2e files) live in registry.ts.
-export { digestOf, errorCode, rand, req, sha256Hex, statusAndCode } from "./registry.js";
+export { digestOf, errorCode, pushBlob, rand, rawRequest, req, sha256Hex, statusAndCode, type RawResponse } from "./registry.js";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -33,17 +34,6 @@ export function blobOf(bytes: Uint8Array | string): Blob {
 /** Random bytes as a blob (never stored anywhere until pushed). */
 export function randomBlob(size = 64): Blob {
   return blobOf(new Uint8Array(randomBytes(size)));
-}
-
-/** Monolithic push: POST /v2/<repo>/blobs/uploads/?digest=… with the whole body. Throws unless 201. */
-export async function pushBlob(base: string, repo: string, blob: Blob): Promise<void> {
-  const res = await req(base, `/v2/${repo}/blobs/uploads/?digest=${blob.digest}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/octet-stream", "Content-Length": String(blob.size) },
-    body: blob.bytes,
-  });
-  const text = await res.text();
-  if (res.status !== 201) throw new Error(`push of blob ${blob.digest} to ${repo}: HTTP ${res.status} ${text}`);
 }
 
 export interface Manifest {
@@ -167,39 +157,6 @@ export function nextPath(link: string): string {
   if (!m) throw new Error(`not a rel="next" Link header: ${link}`);
   const u = new URL(m[1] as string, "http://berth.invalid");
   return u.pathname + u.search;
-}
-
-export interface RawResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-/**
- * A request through node:http with exactly the given headers (fetch always adds `Accept: *\/*`, so "no
- * Accept header at all" needs this). Bounded by `timeoutMs`.
- */
-export async function rawRequest(
-  base: string,
-  path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: Uint8Array; timeoutMs?: number } = {},
-): Promise<RawResponse> {
-  const http = await import("node:http");
-  const u = new URL(base + path);
-  return new Promise((resolve, reject) => {
-    const r = http.request(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method: opts.method ?? "GET", headers: opts.headers ?? {} },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on("error", reject);
-      },
-    );
-    r.setTimeout(opts.timeoutMs ?? 30_000, () => r.destroy(new Error(`${path}: timed out`)));
-    r.on("error", reject);
-    r.end(opts.body === undefined ? undefined : Buffer.from(opts.body));
-  });
 }
 
 /**

@@ -1,7 +1,9 @@
 // Generic helpers for e2e tests that talk to Berth over HTTP like a registry client: digests, random bytes,
 // bounded requests that never follow redirects, the spec's error body, blob pushes and upload sessions, a
 // request sniffer (to prove how a request was framed on the wire) and a raw-socket request (to send what
-// fetch refuses to send: bodies cut short, unnormalised paths). Free of assertions: tests decide what to expect.
+// fetch refuses to send: bodies cut short, unnormalised paths, no Accept header). Free of assertions: tests
+// decide what to expect. helpers/manifests.ts builds on these and re-exports them; there is one pushBlob and
+// one rawRequest.
 import { createHash, randomBytes as nodeRandomBytes } from "node:crypto";
 import net from "node:net";
 
@@ -93,16 +95,20 @@ export async function startUpload(base: string, repo: string): Promise<string> {
   return absolute(base, loc);
 }
 
-/** Monolithic push (POST ?digest= with the body); throws unless 201. Returns the digest. */
-export async function pushBlob(base: string, repo: string, bytes: Uint8Array): Promise<string> {
+/**
+ * Monolithic blob push: POST /v2/<repo>/blobs/uploads/?digest=… with the whole body (sized). Takes the bytes,
+ * or a blob of helpers/manifests.ts (anything with `bytes`). Throws unless 201; returns the digest.
+ */
+export async function pushBlob(base: string, repo: string, blob: Uint8Array | { bytes: Uint8Array }): Promise<string> {
+  const bytes = blob instanceof Uint8Array ? blob : blob.bytes;
   const digest = digestOf(bytes);
   const res = await req(base, `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
     method: "POST",
     body: bytes,
-    headers: { "Content-Type": "application/octet-stream" },
+    headers: { "Content-Type": "application/octet-stream", "Content-Length": String(bytes.byteLength) },
   });
-  await res.body?.cancel();
-  if (res.status !== 201) throw new Error(`monolithic push to ${repo}: HTTP ${res.status}`);
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`monolithic push of blob ${digest} to ${repo}: HTTP ${res.status} ${text.slice(0, 500)}`);
   return digest;
 }
 
@@ -191,13 +197,19 @@ export async function sniffingProxy(target: string): Promise<{ url: string; requ
 
 export interface RawResponse {
   status: number;
+  /** Lower-cased names; a repeated header keeps its last value. */
   headers: Record<string, string>;
+  /** The body as latin1 text (de-chunked), one character per byte. */
   body: string;
+  /** The same body as bytes. */
+  bytes: Uint8Array;
 }
 
 /**
  * Sends one HTTP/1.1 request over a raw socket exactly as given: `path` is not normalised (so "..", "%2F"
- * and "//" reach the server verbatim), and `body` may be shorter than the declared Content-Length. With
+ * and "//" reach the server verbatim), only the given headers are sent besides Host and Connection: close
+ * (fetch always adds Accept, so "no Accept header at all" needs this), and `body` may be shorter than the
+ * declared Content-Length. With
  * `cutAfterBody`, the socket is destroyed once the body is written (a client that dies mid-upload) and the
  * promise resolves with null. Otherwise resolves with the parsed response (Connection: close).
  */
@@ -233,7 +245,7 @@ export function rawRequest(
       }
       let body = text.slice(end + 4);
       if (headers["transfer-encoding"]?.toLowerCase() === "chunked") body = dechunk(body);
-      resolve({ status: Number(line?.split(" ")[1]), headers, body });
+      resolve({ status: Number(line?.split(" ")[1]), headers, body, bytes: new Uint8Array(Buffer.from(body, "latin1")) });
     });
     sock.once("connect", () => {
       const headers: Record<string, string> = { Host: u.host, Connection: "close", ...opts.headers };
