@@ -5,8 +5,9 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    // A project with no test files yet (e.g. unit tests not written) must not fail the run.
-    passWithNoTests: true,
+    // A glob that matches nothing (a moved directory, a typo in a file filter) fails the run instead of passing
+    // silently with zero tests.
+    passWithNoTests: false,
     projects: [
       {
         test: {
