@@ -4,9 +4,8 @@
 // the route table does the rest. Exports the Durable Object classes: upload sessions and the job coordinator.
 
 import { parseConfig, type Config } from "./config";
-import { Auth, type Identity } from "./http/auth";
+import { createAccessController, type AccessController, type Identity } from "./http/auth";
 import { errorResponse, withCommonHeaders } from "./http/respond";
-import { OciError } from "./oci/errors";
 import { route } from "./http/router";
 import { withUi } from "./http/ui";
 import type { JobCoordinatorRpc } from "./jobs/protocol";
@@ -34,7 +33,7 @@ interface Setup {
   env: Env;
   cfg: Config;
   storage: Storage;
-  auth: Auth;
+  auth: AccessController;
   hints: UploadHints;
   writes: WriteListener;
 }
@@ -44,27 +43,19 @@ let cached: Setup | null = null;
 function setup(env: Env): Setup {
   if (cached?.env !== env) {
     const cfg = parseConfig(env);
-    cached = { env, cfg, storage: createStorage(cfg.s3), auth: new Auth(cfg.auth), hints: new UploadHints(), writes: NO_LISTENER };
+    cached = { env, cfg, storage: createStorage(cfg.s3), auth: createAccessController(cfg.auth), hints: new UploadHints(), writes: NO_LISTENER };
   }
   return cached;
 }
 
-function guardFor(auth: Auth, cfg: Config, id: Identity, url: URL): AccessGuard {
+function guardFor(auth: AccessController, id: Identity, url: URL): AccessGuard {
   return {
     requireBase: () => auth.requireBase(id, url),
     require: (repo, action) => auth.require(id, repo, action, url),
     may: (repo, action) => auth.may(id, repo, action),
     canRead: (repo) => auth.canRead(id, repo),
-    readsEverything: cfg.auth.mode === "none" && cfg.auth.access === null,
-    requireAdmin: () => {
-      const { mode, access } = cfg.auth;
-      // REGISTRY_AUTH=none: everyone is (a local or private registry). Without an access policy every
-      // authenticated caller may already delete anything: they are the admins.
-      const admin = mode === "none" || (access === null ? mode !== "unset" && id.user !== null : access.isAdmin(id.user, id.groups));
-      if (admin) return;
-      if (id.user === null) auth.requireBase(id, url); // a login could help: the mode's challenge
-      throw new OciError("DENIED", "the admin API is for users in the access control's adminPolicy");
-    },
+    readsEverything: auth.readsEverything,
+    requireAdmin: () => auth.requireAdmin(id, url),
   };
 }
 
@@ -99,7 +90,7 @@ export default withUi({
         hints,
         url,
         request,
-        access: guardFor(auth, cfg, id, url),
+        access: guardFor(auth, id, url),
         session: (repo, uuid) =>
           env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(sessionName(repo, uuid))) as unknown as UploadSessionRpc,
         jobs: () => coordinator(env),

@@ -5,10 +5,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { parseUploadConfig } from "../config";
 import { createStorage } from "../storage";
-import { workerdHashing } from "./hasher";
 import type { CommittedBlob, RpcResult, UploadChunk, UploadSessionRpc, UploadStatus } from "./protocol";
 import { UploadSessionCore } from "./session-core";
-import { sqlSlices } from "./spool";
+import { sqlSlices, workerdHashing } from "./runtime";
 
 export class UploadSession extends DurableObject implements UploadSessionRpc {
   private session: UploadSessionCore | null = null;

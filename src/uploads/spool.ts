@@ -5,7 +5,7 @@
 // bucket and are uploaded once, straight to the blob's own key.
 //
 // Bytes are stored in slices of at most SLICE bytes (a row is capped at 2 MB on SQLite-backed objects), one
-// row each in a table keyed by the slice's number (sqlSlices; the logic is unit-tested over memory). Memory stays at one slice whatever the upload's size. The
+// row each in a table keyed by the slice's number (runtime.ts; the logic is unit-tested over memory). Memory stays at one slice whatever the upload's size. The
 // spool is also the fallback of a hinted upload (direct-write.ts) whose guess turned out wrong.
 
 import { OciError } from "../oci/errors";
@@ -21,7 +21,7 @@ export interface AppendResult {
   bodyError?: unknown;
 }
 
-/** Where the slices are kept: the Durable Object's SQLite (sqlSlices), or memory in unit tests. */
+/** Where the slices are kept: the Durable Object's SQLite (runtime.ts), or memory in unit tests. */
 export interface SliceStore {
   /** Stores slice `n` (a copy: the caller reuses the buffer). */
   put(n: number, bytes: Uint8Array): void;
@@ -29,29 +29,6 @@ export interface SliceStore {
   range(from: number, to: number): Uint8Array[];
   /** The store's data was dropped (deleteAll): set it up again on next use. */
   forget(): void;
-}
-
-/** The slices in a plain rowid table of the object's SQLite: appending by integer key never reads rows back. */
-export function sqlSlices(storage: DurableObjectStorage): SliceStore {
-  let ready = false;
-  const sql = (): SqlStorage => {
-    if (!ready) {
-      storage.sql.exec("CREATE TABLE IF NOT EXISTS spool (n INTEGER PRIMARY KEY, data BLOB NOT NULL)");
-      ready = true;
-    }
-    return storage.sql;
-  };
-  return {
-    put: (n, bytes) => void sql().exec("INSERT OR REPLACE INTO spool (n, data) VALUES (?, ?)", n, bytes),
-    range: (from, to) =>
-      sql()
-        .exec<{ data: ArrayBuffer }>("SELECT data FROM spool WHERE n >= ? AND n < ? ORDER BY n", from, to)
-        .toArray()
-        .map((r) => new Uint8Array(r.data)),
-    forget: () => {
-      ready = false; // deleteAll() drops the table with everything else
-    },
-  };
 }
 
 export class Spool {

@@ -5,7 +5,7 @@
 // error body.
 import type { webcrypto } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Auth, createAccessController, parseAuthConfig, type AccessController, type Identity } from "../../src/http/auth/index";
+import { createAccessController, parseAuthConfig, type AccessController, type Identity } from "../../src/http/auth/index";
 import type { Action } from "../../src/config/access";
 import type { AuthConfig } from "../../src/config/auth";
 import { errorResponse } from "../../src/http/respond";
@@ -349,23 +349,5 @@ describe("requireAdmin (the admin API)", () => {
       expect(await outcome(ac, await bearer(basic("dave", "dave-pw")))).toEqual(["ok"]);
       expect(await outcome(ac, await bearer(basic("mallory", "mallory-pw")))).toEqual(mallory);
     }
-  });
-});
-
-// TODO(lead): remove with the deprecated Auth class.
-describe("Auth (deprecated wrapper)", () => {
-  it("answers as the mode's access controller", async () => {
-    const { sleep, calls } = recordingSleep();
-    const auth = new Auth(parseAuthConfig({ REGISTRY_AUTH: "htpasswd", REGISTRY_AUTH_HTPASSWD: HT, REGISTRY_ACCESSCONTROL: ACCESS }), { sleep, now: () => NOW });
-    expect(auth.tokenPath).toBeNull();
-    const dave = await auth.authenticate(req(basic("dave", "dave-pw")), URL_);
-    expect(dave).toMatchObject({ user: "dave", via: "basic" });
-    auth.requireBase(dave, URL_);
-    auth.require(dave, "team/app", "delete", URL_);
-    expect(auth.may(dave, "secret/x", "create")).toBe(false);
-    expect(auth.canRead(dave, "secret/x")).toBe(true);
-    const r = await refusal(() => auth.authenticate(req(basic("dave", "wrong")), URL_));
-    expect([r.status, r.challenge, calls]).toEqual([401, 'Basic realm="Berth Registry"', [1000]]);
-    expect((await auth.handleToken(new Request("https://reg.example/token"))).status).toBe(404);
   });
 });

@@ -5,9 +5,8 @@
 // (REGISTRY_ACCESSCONTROL still applies, to anonymous callers); `unset` (no REGISTRY_AUTH) serves reads and
 // refuses writes, saying why. Nothing here logs a credential, a token or an Authorization header.
 
-import type { Action } from "../../config/access";
 import type { AuthConfig } from "../../config/auth";
-import type { AccessController, ControllerOptions, Identity } from "./controller";
+import type { AccessController, ControllerOptions } from "./controller";
 import { HtpasswdAccess } from "./modes/htpasswd";
 import { NoneAccess } from "./modes/none";
 import { TokenAccess } from "./modes/token";
@@ -32,46 +31,5 @@ export function createAccessController(cfg: AuthConfig, opts: ControllerOptions 
       return new HtpasswdAccess(cfg, o);
     case "token":
       return new TokenAccess(cfg, o);
-  }
-}
-
-/**
- * The former entry point, kept while src/index.ts still builds it: every call goes to the mode's
- * AccessController. Use createAccessController instead.
- * @deprecated
- */
-// TODO(lead): remove once src/index.ts uses createAccessController
-export class Auth {
-  /** "/token" when Berth issues tokens (route GET and POST there to handleToken), else null. */
-  readonly tokenPath: string | null;
-  private readonly ac: AccessController;
-
-  constructor(cfg: AuthConfig, opts: ControllerOptions = {}) {
-    this.ac = createAccessController(cfg, opts);
-    this.tokenPath = this.ac.tokenPath;
-  }
-
-  authenticate(req: Request, url: URL): Promise<Identity> {
-    return this.ac.authenticate(req, url);
-  }
-
-  requireBase(id: Identity, url: URL): void {
-    this.ac.requireBase(id, url);
-  }
-
-  require(id: Identity, repo: string | null, action: Action, url: URL): void {
-    this.ac.require(id, repo, action, url);
-  }
-
-  may(id: Identity, repo: string | null, action: Action): boolean {
-    return this.ac.may(id, repo, action);
-  }
-
-  canRead(id: Identity, repo: string): boolean {
-    return this.ac.canRead(id, repo);
-  }
-
-  handleToken(req: Request): Promise<Response> {
-    return this.ac.handleToken(req);
   }
 }
