@@ -11,7 +11,9 @@
 // Also: blob HEAD, cross-repository mounts in both directions, a tag moved through Berth, a blob deleted through
 // Berth, and repositories that hold only blobs (Distribution's catalog lists every repository with `_layers`).
 // Distribution runs without a blob-descriptor cache, so it always reads what Berth just changed in the bucket.
-import { createHash, randomBytes } from "node:crypto";
+// Every test sets up what it needs in repositories of its own (beforeAll only pushes the shared, read-only
+// Distribution fixture), so any single test passes alone (`-t`) and in any order.
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -20,13 +22,12 @@ import { startBerth, type Berth } from "./harness/berth.js";
 import { startDistribution, type Distribution } from "./harness/distribution.js";
 import { getObject, listKeys, listMultipartUploads } from "./harness/s3.js";
 import { makeOciLayout, PROJECT_ROOT, run, type OciRef, type RunResult } from "./harness/tools.js";
+import { absolute, digestOf, MiB, pushBlob, rand, req as call, withDigest } from "./helpers/registry.js";
 
-const rand = () => randomBytes(5).toString("hex");
 const RUN = rand();
 const ROOT = `t-interop-${RUN}`;
 const PREFIX = `${ROOT}/docker/registry/v2/`;
 const STEP_MS = 120_000;
-const MiB = 1024 * 1024;
 
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -46,12 +47,22 @@ let tmp: string;
 let layout: string;
 let refs: Record<string, OciRef>;
 
-const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
-const digestOf = (b: Uint8Array | string) => `sha256:${sha256(b)}`;
 const hexOf = (digest: string) => digest.replace(/^sha256:/, "");
 const blobFile = (dir: string, digest: string) => path.join(dir, "blobs", "sha256", hexOf(digest));
 const readJson = async <T>(file: string): Promise<T> => JSON.parse(await readFile(file, "utf8")) as T;
 const enc = (s: string) => new TextEncoder().encode(s);
+
+// Repositories. Each test uses its own (under berth-pushed/RUN/ when Berth writes them, dist-pushed/RUN/ when
+// Distribution does); DREPO is the one shared fixture, pushed through Distribution in beforeAll and only read.
+const DREPO = `dist-pushed/${RUN}`;
+const brepo = (name: string) => `berth-pushed/${RUN}/${name}`;
+const drepo = (name: string) => `dist-pushed/${RUN}/${name}`;
+/**
+ * Repositories that only ever get a mounted blob are named `…/mnt-…`. Distribution's catalog lists them (it
+ * lists every repository with `_layers`); they have a test of their own and are left out of the other catalog
+ * comparisons, whatever tests created them.
+ */
+const isBlobOnly = (repo: string) => /\/mnt-[a-z0-9-]+$/.test(repo);
 
 function tails(): string {
   return `\n--- wrangler (last 3 KB)\n${berth?.logs().slice(-3000) ?? ""}\n--- docker-registry (last 3 KB)\n${dist?.logs().slice(-3000) ?? ""}`;
@@ -65,6 +76,12 @@ async function ok(cmd: string, args: string[], timeoutMs = STEP_MS): Promise<Run
 
 const skopeo = (args: string[]) => ok("skopeo", ["--insecure-policy", ...args]);
 
+/** skopeo copy of the layout's `tag` (`--all` for an index) to `registry`'s `repo:destTag`, digests kept. */
+async function skopeoPush(registry: string, tag: string, repo: string, destTag = tag): Promise<void> {
+  const all = refs[tag]!.mediaType === OCI_INDEX ? ["--all"] : [];
+  await skopeo(["copy", "--dest-tls-verify=false", "--preserve-digests", ...all, `oci:${layout}:${tag}`, `docker://${new URL(registry).host}/${repo}:${destTag}`]);
+}
+
 async function ensureTools(group: string, cmds: string[]): Promise<void> {
   const which = async (c: string) => (await run("sh", ["-c", `command -v ${c}`], { timeoutMs: 10_000 })).code === 0;
   const missing: string[] = [];
@@ -72,12 +89,6 @@ async function ensureTools(group: string, cmds: string[]): Promise<void> {
   if (missing.length === 0) return;
   const r = await run("bash", [path.join(PROJECT_ROOT, "scripts/install-deps.sh"), group], { timeoutMs: 600_000 });
   if (r.code !== 0) throw new Error(`missing ${missing.join(", ")}; scripts/install-deps.sh ${group} failed:\n${r.stderr.slice(-4000)}`);
-}
-
-/** One HTTP request to a registry (`base` = Berth's or Distribution's URL), bounded; redirects not followed. */
-function call(base: string, p: string, init: RequestInit = {}): Promise<Response> {
-  const url = /^https?:\/\//.test(p) ? p : base + p;
-  return fetch(url, { redirect: "manual", signal: AbortSignal.timeout(30_000), ...init });
 }
 
 /** GET with the body read; redirects (307 to presigned S3 URLs, from either registry) followed. */
@@ -91,20 +102,13 @@ async function getJson<T>(base: string, p: string): Promise<{ status: number; bo
   return { status: r.status, body: JSON.parse(r.bytes.toString("utf8") || "null") as T, link: r.headers.get("link") };
 }
 
-const absolute = (base: string, location: string) => new URL(location, base + "/").toString();
-const withDigest = (loc: string, digest: string) => `${loc}${loc.includes("?") ? "&" : "?"}digest=${encodeURIComponent(digest)}`;
-
-/** Monolithic blob push to Berth (POST ?digest= with the body). */
-async function pushBlob(repo: string, bytes: Uint8Array): Promise<string> {
-  const digest = digestOf(bytes);
-  const res = await call(berth.url, `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
-    method: "POST",
-    body: bytes,
-    headers: { "Content-Type": "application/octet-stream" },
-  });
-  const text = await res.text();
-  if (res.status !== 201) throw new Error(`monolithic push to ${repo}: HTTP ${res.status} ${text}${tails()}`);
-  return digest;
+/** Monolithic blob push to Berth; the failure message carries both registries' log tails. */
+async function berthBlob(repo: string, bytes: Uint8Array): Promise<string> {
+  try {
+    return await pushBlob(berth.url, repo, bytes);
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}${tails()}`);
+  }
 }
 
 async function putManifest(repo: string, ref: string, bytes: Uint8Array, mediaType = OCI_MANIFEST): Promise<string> {
@@ -138,6 +142,69 @@ function manifestFor(config: { digest: string; size: number }, layers: { digest:
   );
 }
 
+interface Pushed {
+  layer: Uint8Array;
+  layerDigest: string;
+  config: Uint8Array;
+  configDigest: string;
+  manifest: Uint8Array;
+  manifestDigest: string;
+}
+
+/** A config + manifest over an existing layer of `repo`, pushed through Berth under `tag`. */
+async function imageOver(repo: string, tag: string, layer: Uint8Array, layerDigest: string, label: string): Promise<Pushed> {
+  const config = configFor(layerDigest, `${label}-${RUN}`);
+  const configDigest = await berthBlob(repo, config);
+  const manifest = manifestFor({ digest: configDigest, size: config.length }, [{ digest: layerDigest, size: layer.length }]);
+  return { layer, layerDigest, config, configDigest, manifest, manifestDigest: await putManifest(repo, tag, manifest) };
+}
+
+/**
+ * A fresh random layer uploaded to Berth in chunks by hand (POST, PATCH with Content-Range x3, PUT ?digest=),
+ * 7 MiB in 3 + 3 + 1 MiB chunks (more than one 5 MiB S3 part), and an image over it tagged `tag`.
+ */
+async function pushChunked(repo: string, tag = "chunked"): Promise<Pushed> {
+  const layer = new Uint8Array(randomBytes(7 * MiB));
+  const layerDigest = digestOf(layer);
+  const post = await call(berth.url, `/v2/${repo}/blobs/uploads/`, { method: "POST" });
+  await post.body?.cancel();
+  expect(post.status).toBe(202);
+  let loc = absolute(berth.url, post.headers.get("location") ?? "");
+  let off = 0;
+  for (const size of [3 * MiB, 3 * MiB, 1 * MiB]) {
+    const chunk = layer.subarray(off, off + size);
+    const res = await call(berth.url, loc, {
+      method: "PATCH",
+      body: chunk,
+      headers: { "Content-Type": "application/octet-stream", "Content-Range": `${off}-${off + size - 1}` },
+    });
+    const text = await res.text();
+    expect(res.status, `PATCH ${off}-${off + size - 1}: ${text}${tails()}`).toBe(202);
+    off += size;
+    expect(res.headers.get("range")).toBe(`0-${off - 1}`);
+    loc = absolute(berth.url, res.headers.get("location") ?? loc);
+  }
+  const put = await call(berth.url, withDigest(loc, layerDigest), { method: "PUT" });
+  const putText = await put.text();
+  expect(put.status, `PUT ?digest=: ${putText}${tails()}`).toBe(201);
+  expect(put.headers.get("docker-content-digest")).toBe(layerDigest);
+  return imageOver(repo, tag, layer, layerDigest, `chunked-${repo}-${tag}`);
+}
+
+/** A small image (a fresh random 64 KiB layer, pushed monolithically) through Berth under `tag`. */
+async function pushSmall(repo: string, tag: string): Promise<Pushed> {
+  const layer = new Uint8Array(randomBytes(64 * 1024));
+  return imageOver(repo, tag, layer, await berthBlob(repo, layer), `small-${repo}-${tag}`);
+}
+
+/** Mounts `digest` from `from` into `repo` through `base`; expects 201. */
+async function mount(base: string, repo: string, digest: string, from: string): Promise<Response> {
+  const res = await call(base, `/v2/${repo}/blobs/uploads/?mount=${digest}&from=${from}`, { method: "POST" });
+  const text = await res.text();
+  expect(res.status, `${base === berth.url ? "Berth" : "Distribution"} mount of ${digest} from ${from} into ${repo}: ${text}${tails()}`).toBe(201);
+  return res;
+}
+
 /** Every descriptor reachable from `d` in the OCI layout (index -> children -> config + layers). */
 async function reachable(dir: string, d: Desc): Promise<Desc[]> {
   const out: Desc[] = [d];
@@ -150,6 +217,8 @@ async function reachable(dir: string, d: Desc): Promise<Desc[]> {
   return out;
 }
 
+const isManifest = (d: Desc) => d.mediaType === OCI_MANIFEST || d.mediaType === OCI_INDEX;
+
 /** skopeo pull of `ref` into a fresh OCI layout; every blob reachable from the source tag must be identical. */
 async function pullAndCompare(registry: string, repo: string, tag: string, extra: string[] = []): Promise<void> {
   const out = path.join(tmp, `pull-${rand()}`);
@@ -160,6 +229,16 @@ async function pullAndCompare(registry: string, repo: string, tag: string, extra
     const [a, b] = await Promise.all([readFile(blobFile(layout, d.digest)), readFile(blobFile(out, d.digest))]);
     expect(b.equals(a), `${repo}:${tag}: blob ${d.digest} differs`).toBe(true);
   }
+  await rm(out, { recursive: true, force: true });
+}
+
+/** skopeo pull of `repo:tag` through Distribution into a dir:, compared with what Berth was given. */
+async function distPullDir(repo: string, tag: string, p: Pushed): Promise<void> {
+  const out = path.join(tmp, `dist-pull-${rand()}`);
+  await skopeo(["copy", "--src-tls-verify=false", `docker://${new URL(dist.url).host}/${repo}:${tag}`, `dir:${out}`]);
+  expect((await readFile(path.join(out, "manifest.json"))).equals(Buffer.from(p.manifest))).toBe(true);
+  expect((await readFile(path.join(out, hexOf(p.configDigest)))).equals(Buffer.from(p.config))).toBe(true);
+  expect((await readFile(path.join(out, hexOf(p.layerDigest)))).equals(Buffer.from(p.layer))).toBe(true);
   await rm(out, { recursive: true, force: true });
 }
 
@@ -193,7 +272,7 @@ async function expectTagsAgree(repo: string, expected: string[]): Promise<void> 
  * (no manifest) are left out here: they have a test of their own below.
  */
 async function expectCatalogsAgree(mustContain: string[]): Promise<void> {
-  const drop = (l: string[]) => l.filter((r) => !BLOB_ONLY.includes(r));
+  const drop = (l: string[]) => l.filter((r) => !isBlobOnly(r));
   const [b, d, b1, d1] = (await Promise.all([catalog(berth.url), catalog(dist.url), catalog(berth.url, 1), catalog(dist.url, 1)])).map(drop);
   expect(b, "Berth's catalog vs Distribution's").toEqual(d);
   expect(b1, "catalog walked with n=1: Berth vs Distribution").toEqual(d1);
@@ -215,6 +294,10 @@ beforeAll(async () => {
   dist = d;
   refs = Object.fromEntries(list.map((r) => [r.annotations?.["org.opencontainers.image.ref.name"] ?? "", r]));
   expect(Object.keys(refs).sort()).toEqual(["multi", "v1"]);
+  // The shared, read-only fixture: an image (under two tags) and an index pushed through Distribution.
+  await skopeoPush(dist.url, "v1", DREPO);
+  await skopeoPush(dist.url, "v1", DREPO, "also");
+  await skopeoPush(dist.url, "multi", DREPO);
 });
 
 afterAll(async () => {
@@ -222,31 +305,8 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-// Repositories, and what Berth pushed (for the GC check): repo -> digests of manifests and of their blobs.
-const DREPO = `dist-pushed/${RUN}`;
-const BREPO_A = `berth-pushed/${RUN}/a`;
-const BREPO_B = `berth-pushed/${RUN}/b`;
-const BREPO_DEL = `berth-pushed/${RUN}/del`;
-const BREPO_MNT = `berth-pushed/${RUN}/mnt`;
-const DREPO_MNT = `dist-pushed/${RUN}/mnt`;
-const BLOB_ONLY = [BREPO_MNT, DREPO_MNT]; // repositories that only ever get a mounted blob
-const berthManifests = new Map<string, Set<string>>(); // repo -> manifest digests that must stay
-const berthBlobs = new Set<string>(); // configs and layers those manifests reference
-const note = (repo: string, manifest: string, blobs: string[]) => {
-  if (!berthManifests.has(repo)) berthManifests.set(repo, new Set());
-  berthManifests.get(repo)!.add(manifest);
-  for (const b of blobs) berthBlobs.add(b);
-};
-let deleted: { manifest: string; config: string; layer: string } | undefined;
-let chunked: { layer: Uint8Array; layerDigest: string; config: Uint8Array; configDigest: string; manifest: Uint8Array; manifestDigest: string } | undefined;
-
 describe("Distribution writes, Berth reads", () => {
   it("an image and an index pushed through Distribution pull through Berth byte-identical", async () => {
-    const dhost = new URL(dist.url).host;
-    await skopeo(["copy", "--dest-tls-verify=false", "--preserve-digests", `oci:${layout}:v1`, `docker://${dhost}/${DREPO}:v1`]);
-    await skopeo(["copy", "--dest-tls-verify=false", "--preserve-digests", `oci:${layout}:v1`, `docker://${dhost}/${DREPO}:also`]);
-    await skopeo(["copy", "--dest-tls-verify=false", "--preserve-digests", "--all", `oci:${layout}:multi`, `docker://${dhost}/${DREPO}:multi`]);
-
     // Raw: the manifest and index bytes, digest and media type, by tag and by digest.
     for (const tag of ["v1", "multi"]) {
       const ref = refs[tag]!;
@@ -266,7 +326,7 @@ describe("Distribution writes, Berth reads", () => {
 
   it("Berth answers blob HEAD for Distribution's blobs itself, with their size, and mounts them into its repositories", async () => {
     const all = [...(await reachable(layout, refs.v1!)), ...(await reachable(layout, refs.multi!))];
-    const blobs = all.filter((d) => d.mediaType !== OCI_MANIFEST && d.mediaType !== OCI_INDEX);
+    const blobs = all.filter((d) => !isManifest(d));
     expect(blobs.length).toBeGreaterThanOrEqual(6);
     for (const d of blobs) {
       const res = await call(berth.url, `/v2/${DREPO}/blobs/${d.digest}`, { method: "HEAD" });
@@ -277,10 +337,9 @@ describe("Distribution writes, Berth reads", () => {
     }
     // Cross-repository mount from a repository Distribution wrote, into one of Berth's.
     const layer = (await readJson<ImageManifest>(blobFile(layout, refs.v1!.digest))).layers[0]!;
-    const mount = await call(berth.url, `/v2/${BREPO_MNT}/blobs/uploads/?mount=${layer.digest}&from=${DREPO}`, { method: "POST" });
-    const text = await mount.text();
-    expect(mount.status, `Berth mount from Distribution's repository: ${text}${tails()}`).toBe(201);
-    const seen = await call(dist.url, `/v2/${BREPO_MNT}/blobs/${layer.digest}`, { method: "HEAD" });
+    const target = brepo("mnt-from-dist");
+    await mount(berth.url, target, layer.digest, DREPO);
+    const seen = await call(dist.url, `/v2/${target}/blobs/${layer.digest}`, { method: "HEAD" });
     await seen.body?.cancel();
     expect([200, 307], "Distribution HEAD of the blob Berth mounted").toContain(seen.status);
   });
@@ -293,157 +352,116 @@ describe("Distribution writes, Berth reads", () => {
 
 describe("Berth writes, Distribution reads", () => {
   it("a layer uploaded in chunks (POST, PATCH with Content-Range x3, PUT) and its image pull through Distribution", async () => {
-    // 7 MiB in 3 + 3 + 1 MiB chunks: more than one 5 MiB S3 part.
-    const layer = new Uint8Array(randomBytes(7 * MiB));
-    const layerDigest = digestOf(layer);
-    const post = await call(berth.url, `/v2/${BREPO_A}/blobs/uploads/`, { method: "POST" });
-    await post.body?.cancel();
-    expect(post.status).toBe(202);
-    let loc = absolute(berth.url, post.headers.get("location") ?? "");
-    let off = 0;
-    for (const size of [3 * MiB, 3 * MiB, 1 * MiB]) {
-      const chunk = layer.subarray(off, off + size);
-      const res = await call(berth.url, loc, {
-        method: "PATCH",
-        body: chunk,
-        headers: { "Content-Type": "application/octet-stream", "Content-Range": `${off}-${off + size - 1}` },
-      });
-      const text = await res.text();
-      expect(res.status, `PATCH ${off}-${off + size - 1}: ${text}${tails()}`).toBe(202);
-      off += size;
-      expect(res.headers.get("range")).toBe(`0-${off - 1}`);
-      loc = absolute(berth.url, res.headers.get("location") ?? loc);
-    }
-    const put = await call(berth.url, withDigest(loc, layerDigest), { method: "PUT" });
-    const putText = await put.text();
-    expect(put.status, `PUT ?digest=: ${putText}${tails()}`).toBe(201);
-    expect(put.headers.get("docker-content-digest")).toBe(layerDigest);
-
-    const config = configFor(layerDigest, `chunked-${RUN}`);
-    const configDigest = await pushBlob(BREPO_A, config);
-    const manifest = manifestFor({ digest: configDigest, size: config.length }, [{ digest: layerDigest, size: layer.length }]);
-    const manifestDigest = await putManifest(BREPO_A, "chunked", manifest);
-    chunked = { layer, layerDigest, config, configDigest, manifest, manifestDigest };
-    note(BREPO_A, manifestDigest, [configDigest, layerDigest]);
+    const repo = brepo("chunked");
+    const p = await pushChunked(repo);
 
     // Distribution serves the same bytes: manifest by tag, config and layer (through its 307 to S3).
-    const m = await getBytes(dist.url, `/v2/${BREPO_A}/manifests/chunked`);
+    const m = await getBytes(dist.url, `/v2/${repo}/manifests/chunked`);
     expect(m.status, `Distribution GET manifest${tails()}`).toBe(200);
-    expect(m.headers.get("docker-content-digest")).toBe(manifestDigest);
+    expect(m.headers.get("docker-content-digest")).toBe(p.manifestDigest);
     expect(m.headers.get("content-type")).toBe(OCI_MANIFEST);
-    expect(m.bytes.equals(Buffer.from(manifest))).toBe(true);
-    const head = await call(dist.url, `/v2/${BREPO_A}/blobs/${layerDigest}`, { method: "HEAD" });
+    expect(m.bytes.equals(Buffer.from(p.manifest))).toBe(true);
+    const head = await call(dist.url, `/v2/${repo}/blobs/${p.layerDigest}`, { method: "HEAD" });
     await head.body?.cancel();
     expect([200, 307]).toContain(head.status);
-    const l = await getBytes(dist.url, `/v2/${BREPO_A}/blobs/${layerDigest}`);
+    const l = await getBytes(dist.url, `/v2/${repo}/blobs/${p.layerDigest}`);
     expect(l.status).toBe(200);
-    expect(l.bytes.length).toBe(layer.length);
-    expect(l.bytes.equals(Buffer.from(layer)), "layer bytes through Distribution").toBe(true);
+    expect(l.bytes.length).toBe(p.layer.length);
+    expect(l.bytes.equals(Buffer.from(p.layer)), "layer bytes through Distribution").toBe(true);
 
     // And a real client pulls it through Distribution.
-    const out = path.join(tmp, "dist-pull-chunked");
-    await skopeo(["copy", "--src-tls-verify=false", `docker://${new URL(dist.url).host}/${BREPO_A}:chunked`, `dir:${out}`]);
-    expect((await readFile(path.join(out, "manifest.json"))).equals(Buffer.from(manifest))).toBe(true);
-    expect((await readFile(path.join(out, hexOf(configDigest)))).equals(Buffer.from(config))).toBe(true);
-    expect((await readFile(path.join(out, hexOf(layerDigest)))).equals(Buffer.from(layer))).toBe(true);
-    await rm(out, { recursive: true, force: true });
+    await distPullDir(repo, "chunked", p);
   });
 
   it("a blob mounted across repositories (POST ?mount=&from=) and the image using it pull through Distribution", async () => {
-    expect(chunked, "needs the chunked upload test").toBeDefined();
-    const { layer, layerDigest } = chunked!;
-    const res = await call(berth.url, `/v2/${BREPO_B}/blobs/uploads/?mount=${layerDigest}&from=${BREPO_A}`, { method: "POST" });
-    const text = await res.text();
-    expect(res.status, `mount: ${text}${tails()}`).toBe(201);
-    expect(res.headers.get("docker-content-digest")).toBe(layerDigest);
-    expect(res.headers.get("location")).toContain(`/v2/${BREPO_B}/blobs/${layerDigest}`);
-
-    const config = configFor(layerDigest, `mounted-${RUN}`);
-    const configDigest = await pushBlob(BREPO_B, config);
-    const manifest = manifestFor({ digest: configDigest, size: config.length }, [{ digest: layerDigest, size: layer.length }]);
-    const manifestDigest = await putManifest(BREPO_B, "v1", manifest);
-    note(BREPO_B, manifestDigest, [configDigest, layerDigest]);
+    const from = brepo("mount-src");
+    const repo = brepo("mount-dst");
+    const src = await pushChunked(from);
+    const res = await mount(berth.url, repo, src.layerDigest, from);
+    expect(res.headers.get("docker-content-digest")).toBe(src.layerDigest);
+    expect(res.headers.get("location")).toContain(`/v2/${repo}/blobs/${src.layerDigest}`);
+    const p = await imageOver(repo, "v1", src.layer, src.layerDigest, "mounted");
 
     // Distribution finds the mounted blob in the target repository (it checks the repository's link).
-    const head = await call(dist.url, `/v2/${BREPO_B}/blobs/${layerDigest}`, { method: "HEAD" });
+    const head = await call(dist.url, `/v2/${repo}/blobs/${src.layerDigest}`, { method: "HEAD" });
     await head.body?.cancel();
     expect([200, 307], `Distribution HEAD mounted blob${tails()}`).toContain(head.status);
-    const out = path.join(tmp, "dist-pull-mounted");
-    await skopeo(["copy", "--src-tls-verify=false", `docker://${new URL(dist.url).host}/${BREPO_B}:v1`, `dir:${out}`]);
-    expect((await readFile(path.join(out, "manifest.json"))).equals(Buffer.from(manifest))).toBe(true);
-    expect((await readFile(path.join(out, hexOf(layerDigest)))).equals(Buffer.from(layer))).toBe(true);
-    await rm(out, { recursive: true, force: true });
+    await distPullDir(repo, "v1", p);
   });
 
   it("Distribution mounts a blob from a repository Berth wrote", async () => {
-    expect(chunked).toBeDefined();
-    const { layerDigest, layer } = chunked!;
-    const res = await call(dist.url, `/v2/${DREPO_MNT}/blobs/uploads/?mount=${layerDigest}&from=${BREPO_A}`, { method: "POST" });
-    const text = await res.text();
-    expect(res.status, `Distribution mount from Berth's repository: ${text}${tails()}`).toBe(201);
-    const l = await getBytes(berth.url, `/v2/${DREPO_MNT}/blobs/${layerDigest}`);
+    const from = brepo("dist-mount-src");
+    const src = await pushSmall(from, "v1");
+    const target = drepo("mnt-from-berth");
+    await mount(dist.url, target, src.layerDigest, from);
+    const l = await getBytes(berth.url, `/v2/${target}/blobs/${src.layerDigest}`);
     expect(l.status).toBe(200);
-    expect(l.bytes.equals(Buffer.from(layer))).toBe(true);
+    expect(l.bytes.equals(Buffer.from(src.layer))).toBe(true);
   });
 
   it("a tag moved through Berth moves for Distribution too", async () => {
-    expect(chunked).toBeDefined();
-    const { layerDigest, layer } = chunked!;
+    const repo = brepo("moving");
+    const layer = new Uint8Array(randomBytes(64 * 1024));
+    const layerDigest = await berthBlob(repo, layer);
     const digests: string[] = [];
     for (const label of ["first", "second"]) {
-      const config = configFor(layerDigest, `${label}-${RUN}`);
-      const configDigest = await pushBlob(BREPO_B, config);
-      const manifest = manifestFor({ digest: configDigest, size: config.length }, [{ digest: layerDigest, size: layer.length }]);
-      digests.push(await putManifest(BREPO_B, "moving", manifest));
-      const d = await call(dist.url, `/v2/${BREPO_B}/manifests/moving`, { method: "HEAD", headers: { Accept: ACCEPT } });
+      digests.push((await imageOver(repo, "moving", layer, layerDigest, label)).manifestDigest);
+      const d = await call(dist.url, `/v2/${repo}/manifests/moving`, { method: "HEAD", headers: { Accept: ACCEPT } });
       await d.body?.cancel();
       expect(d.status).toBe(200);
       expect(d.headers.get("docker-content-digest"), `Distribution's view of the tag after the ${label} PUT`).toBe(digests.at(-1));
-      note(BREPO_B, digests.at(-1)!, [configDigest, layerDigest]);
     }
     // Distribution's tag history: both digests under tags/moving/index/.
-    const idx = await listKeys(`${PREFIX}repositories/${BREPO_B}/_manifests/tags/moving/index/`);
-    expect(idx.sort()).toEqual(digests.map((d) => `${PREFIX}repositories/${BREPO_B}/_manifests/tags/moving/index/sha256/${hexOf(d)}/link`).sort());
+    const idx = await listKeys(`${PREFIX}repositories/${repo}/_manifests/tags/moving/index/`);
+    expect(idx.sort()).toEqual(digests.map((d) => `${PREFIX}repositories/${repo}/_manifests/tags/moving/index/sha256/${hexOf(d)}/link`).sort());
   });
 
   it("an image and an index pushed through Berth by skopeo pull through Distribution byte-identical", async () => {
-    const bhost = new URL(berth.url).host;
-    await skopeo(["copy", "--dest-tls-verify=false", "--preserve-digests", `oci:${layout}:v1`, `docker://${bhost}/${BREPO_A}:v1`]);
-    await skopeo(["copy", "--dest-tls-verify=false", "--preserve-digests", "--all", `oci:${layout}:multi`, `docker://${bhost}/${BREPO_A}:multi`]);
+    const repo = brepo("skopeo");
+    await skopeoPush(berth.url, "v1", repo);
+    await skopeoPush(berth.url, "multi", repo);
     for (const tag of ["v1", "multi"]) {
-      const all = await reachable(layout, refs[tag]!);
-      for (const d of all.filter((x) => x.mediaType === OCI_MANIFEST || x.mediaType === OCI_INDEX)) {
-        note(BREPO_A, d.digest, []);
-      }
-      for (const d of all.filter((x) => x.mediaType !== OCI_MANIFEST && x.mediaType !== OCI_INDEX)) berthBlobs.add(d.digest);
-      const m = await getBytes(dist.url, `/v2/${BREPO_A}/manifests/${tag}`);
+      const m = await getBytes(dist.url, `/v2/${repo}/manifests/${tag}`);
       expect(m.status).toBe(200);
       expect(m.headers.get("docker-content-digest")).toBe(refs[tag]!.digest);
       expect(m.headers.get("content-type")).toBe(refs[tag]!.mediaType);
     }
-    await pullAndCompare(dist.url, BREPO_A, "v1");
-    await pullAndCompare(dist.url, BREPO_A, "multi", ["--all"]);
+    await pullAndCompare(dist.url, repo, "v1");
+    await pullAndCompare(dist.url, repo, "multi", ["--all"]);
   });
 
   it("tags list and catalog agree with Distribution's", async () => {
-    await expectTagsAgree(BREPO_A, ["chunked", "v1", "multi"]);
-    await expectTagsAgree(BREPO_B, ["v1", "moving"]);
-    await expectCatalogsAgree([DREPO, BREPO_A, BREPO_B]);
+    const repo = brepo("tags");
+    await skopeoPush(berth.url, "v1", repo);
+    await skopeoPush(berth.url, "multi", repo);
+    const p = await pushSmall(repo, "hand");
+    await imageOver(repo, "hand", p.layer, p.layerDigest, "hand-moved"); // a moved tag lists once
+    await expectTagsAgree(repo, ["v1", "multi", "hand"]);
+    await expectCatalogsAgree([DREPO, repo]);
   });
 
   it("a repository that holds only blobs (a mount, no manifest yet) is in both catalogs; its tags list is empty (Distribution: unknown)", async () => {
+    // One such repository made by each registry: Berth mounts from Distribution's repository, Distribution
+    // from one Berth wrote.
+    const layer = (await readJson<ImageManifest>(blobFile(layout, refs.v1!.digest))).layers[0]!;
+    const byBerth = brepo("mnt-only");
+    await mount(berth.url, byBerth, layer.digest, DREPO);
+    const src = await pushSmall(brepo("blob-only-src"), "v1");
+    const byDist = drepo("mnt-only");
+    await mount(dist.url, byDist, src.layerDigest, brepo("blob-only-src"));
+    const blobOnly = [byBerth, byDist];
     // Distribution 2.8 lists every directory under repositories/ that has a `_layers` directory
     // (registry/storage/catalog.go, handleRepository), manifests or not; both of these have only `_layers`.
-    for (const repo of BLOB_ONLY) {
+    for (const repo of blobOnly) {
       expect(await listKeys(`${PREFIX}repositories/${repo}/_layers/`), repo).toHaveLength(1);
       expect(await listKeys(`${PREFIX}repositories/${repo}/_manifests/`), repo).toEqual([]);
     }
     const [b, d] = await Promise.all([catalog(berth.url), catalog(dist.url)]);
-    for (const repo of BLOB_ONLY) expect(d, "Distribution's catalog").toContain(repo);
+    for (const repo of blobOnly) expect(d, "Distribution's catalog").toContain(repo);
     expect.soft(b, "Berth's catalog vs Distribution's").toEqual(d); // soft: the tags answer is checked too
     // The one deliberate difference: Distribution calls such a repository unknown to the tags API; Berth lists
     // no tags, as the OCI conformance suite expects of an existing repository.
-    for (const repo of BLOB_ONLY) {
+    for (const repo of blobOnly) {
       const [bt, dt] = await Promise.all([call(berth.url, `/v2/${repo}/tags/list`), call(dist.url, `/v2/${repo}/tags/list`)]);
       const [btBody, dtText] = await Promise.all([bt.json(), dt.text()]);
       expect(bt.status, repo).toBe(200);
@@ -453,23 +471,26 @@ describe("Berth writes, Distribution reads", () => {
   });
 
   it("the bucket holds Distribution's key layout: blob data, link files of exactly `sha256:<hex>`, no upload leftovers", async () => {
-    expect(chunked).toBeDefined();
-    const { layerDigest, configDigest, manifestDigest, layer, config, manifest } = chunked!;
-    const repoA = `${PREFIX}repositories/${BREPO_A}/`;
+    const name = brepo("layout");
+    const mounted = brepo("mnt-layout");
+    const p = await pushChunked(name);
+    await mount(berth.url, mounted, p.layerDigest, name);
+    await skopeoPush(berth.url, "multi", name);
+    const repoA = `${PREFIX}repositories/${name}/`;
     const blobKey = (d: string) => `${PREFIX}blobs/sha256/${hexOf(d).slice(0, 2)}/${hexOf(d)}/data`;
-    for (const [d, bytes] of [[layerDigest, layer], [configDigest, config], [manifestDigest, manifest]] as const) {
+    for (const [d, bytes] of [[p.layerDigest, p.layer], [p.configDigest, p.config], [p.manifestDigest, p.manifest]] as const) {
       const obj = await getObject(blobKey(d));
       expect(obj, `blob data of ${d}`).not.toBeNull();
       expect(Buffer.from(obj!).equals(Buffer.from(bytes)), `blob data of ${d}`).toBe(true);
     }
     const links: [string, string][] = [
-      [`${repoA}_layers/sha256/${hexOf(layerDigest)}/link`, layerDigest],
-      [`${repoA}_layers/sha256/${hexOf(configDigest)}/link`, configDigest],
-      [`${repoA}_manifests/revisions/sha256/${hexOf(manifestDigest)}/link`, manifestDigest],
-      [`${repoA}_manifests/tags/chunked/current/link`, manifestDigest],
-      [`${repoA}_manifests/tags/chunked/index/sha256/${hexOf(manifestDigest)}/link`, manifestDigest],
+      [`${repoA}_layers/sha256/${hexOf(p.layerDigest)}/link`, p.layerDigest],
+      [`${repoA}_layers/sha256/${hexOf(p.configDigest)}/link`, p.configDigest],
+      [`${repoA}_manifests/revisions/sha256/${hexOf(p.manifestDigest)}/link`, p.manifestDigest],
+      [`${repoA}_manifests/tags/chunked/current/link`, p.manifestDigest],
+      [`${repoA}_manifests/tags/chunked/index/sha256/${hexOf(p.manifestDigest)}/link`, p.manifestDigest],
       // The mount linked the layer into the other repository.
-      [`${PREFIX}repositories/${BREPO_B}/_layers/sha256/${hexOf(layerDigest)}/link`, layerDigest],
+      [`${PREFIX}repositories/${mounted}/_layers/sha256/${hexOf(p.layerDigest)}/link`, p.layerDigest],
     ];
     for (const [key, digest] of links) {
       const obj = await getObject(key);
@@ -484,7 +505,8 @@ describe("Berth writes, Distribution reads", () => {
       const obj = await getObject(`${repoA}_manifests/revisions/sha256/${hexOf(child.digest)}/link`);
       expect(obj && Buffer.from(obj).toString("latin1"), `revision link of index child ${child.digest}`).toBe(child.digest);
     }
-    // Every link Berth wrote under its repositories has the exact form (no newline, no JSON, right digest).
+    // Every link Berth wrote under its repositories (this test's and any other's) has the exact form (no
+    // newline, no JSON, right digest).
     const keys = await listKeys(`${PREFIX}repositories/berth-pushed/${RUN}/`);
     const linkKeys = keys.filter((k) => k.endsWith("/link"));
     expect(linkKeys.length).toBeGreaterThanOrEqual(links.length);
@@ -497,7 +519,7 @@ describe("Berth writes, Distribution reads", () => {
     // Only Distribution's directories (plus Berth's own "_berth", which Distribution ignores) in each repository.
     for (const k of keys) {
       const rest = k.slice(`${PREFIX}repositories/`.length);
-      expect(rest, k).toMatch(/^berth-pushed\/[0-9a-f]+\/[a-z]+\/(_layers|_manifests|_uploads|_berth)\//);
+      expect(rest, k).toMatch(/^berth-pushed\/[0-9a-f]+\/[a-z0-9-]+\/(_layers|_manifests|_uploads|_berth)\//);
     }
     // Completed uploads leave nothing behind: no _uploads objects, no open multipart uploads.
     expect(keys.filter((k) => k.includes("/_uploads/"))).toEqual([]);
@@ -507,61 +529,87 @@ describe("Berth writes, Distribution reads", () => {
 
 describe("Berth deletes, Distribution agrees", () => {
   it("a manifest deleted through Berth is 404 through Distribution, by digest and by its tag", async () => {
-    const mk = async (label: string) => {
-      const layer = new Uint8Array(randomBytes(64 * 1024));
-      const layerDigest = await pushBlob(BREPO_DEL, layer);
-      const config = configFor(layerDigest, label);
-      const configDigest = await pushBlob(BREPO_DEL, config);
-      const manifest = manifestFor({ digest: configDigest, size: config.length }, [{ digest: layerDigest, size: layer.length }]);
-      return { manifest, layerDigest, configDigest, manifestDigest: await putManifest(BREPO_DEL, label, manifest) };
-    };
-    const doomed = await mk("doomed");
-    const keep = await mk("keep");
-    note(BREPO_DEL, keep.manifestDigest, [keep.configDigest, keep.layerDigest]);
+    const repo = brepo("del");
+    const doomed = await pushSmall(repo, "doomed");
+    const keep = await pushSmall(repo, "keep");
 
     // Distribution sees it first (so the 404 below is not just "never saw it").
-    const before = await getBytes(dist.url, `/v2/${BREPO_DEL}/manifests/${doomed.manifestDigest}`);
+    const before = await getBytes(dist.url, `/v2/${repo}/manifests/${doomed.manifestDigest}`);
     expect(before.status).toBe(200);
     expect(before.bytes.equals(Buffer.from(doomed.manifest))).toBe(true);
 
-    const del = await call(berth.url, `/v2/${BREPO_DEL}/manifests/${doomed.manifestDigest}`, { method: "DELETE" });
+    const del = await call(berth.url, `/v2/${repo}/manifests/${doomed.manifestDigest}`, { method: "DELETE" });
     const delText = await del.text();
     expect(del.status, `DELETE through Berth: ${delText}${tails()}`).toBe(202);
-    deleted = { manifest: doomed.manifestDigest, config: doomed.configDigest, layer: doomed.layerDigest };
 
     for (const ref of [doomed.manifestDigest, "doomed"]) {
       for (const method of ["GET", "HEAD"]) {
-        const res = await call(dist.url, `/v2/${BREPO_DEL}/manifests/${ref}`, { method, headers: { Accept: ACCEPT } });
+        const res = await call(dist.url, `/v2/${repo}/manifests/${ref}`, { method, headers: { Accept: ACCEPT } });
         const body = await res.text();
-        expect(res.status, `Distribution ${method} ${BREPO_DEL}:${ref} after Berth's DELETE: ${body}`).toBe(404);
+        expect(res.status, `Distribution ${method} ${repo}:${ref} after Berth's DELETE: ${body}`).toBe(404);
         if (method === "GET") expect(body).toContain("MANIFEST_UNKNOWN");
-        const own = await call(berth.url, `/v2/${BREPO_DEL}/manifests/${ref}`, { method, headers: { Accept: ACCEPT } });
+        const own = await call(berth.url, `/v2/${repo}/manifests/${ref}`, { method, headers: { Accept: ACCEPT } });
         await own.body?.cancel();
         expect(own.status, `Berth ${method} ${ref} after its DELETE`).toBe(404);
       }
     }
     // A blob deleted through Berth is unknown to Distribution in that repository (its link is gone).
-    const blobDel = await call(berth.url, `/v2/${BREPO_DEL}/blobs/${doomed.layerDigest}`, { method: "DELETE" });
+    const blobDel = await call(berth.url, `/v2/${repo}/blobs/${doomed.layerDigest}`, { method: "DELETE" });
     const blobDelText = await blobDel.text();
     expect(blobDel.status, `DELETE blob through Berth: ${blobDelText}`).toBe(202);
     for (const base of [dist.url, berth.url]) {
-      const res = await call(base, `/v2/${BREPO_DEL}/blobs/${doomed.layerDigest}`, { method: "HEAD" });
+      const res = await call(base, `/v2/${repo}/blobs/${doomed.layerDigest}`, { method: "HEAD" });
       await res.body?.cancel();
       expect(res.status, `${base === dist.url ? "Distribution" : "Berth"} HEAD of the deleted blob`).toBe(404);
     }
     // The other manifest is untouched, and both registries list only its tag.
-    const kept = await getBytes(dist.url, `/v2/${BREPO_DEL}/manifests/keep`);
+    const kept = await getBytes(dist.url, `/v2/${repo}/manifests/keep`);
     expect(kept.status).toBe(200);
     expect(kept.headers.get("docker-content-digest")).toBe(keep.manifestDigest);
-    await expectTagsAgree(BREPO_DEL, ["keep"]);
+    await expectTagsAgree(repo, ["keep"]);
   });
 });
 
 describe("Distribution's garbage collector on the shared bucket", () => {
   it("garbage-collect --dry-run runs clean and marks every blob Berth's manifests reference", async () => {
-    expect(berthManifests.size, "needs the push tests").toBeGreaterThanOrEqual(3);
+    // What Berth holds, in every shape it writes: images and an index pushed by skopeo, a chunked upload, a
+    // mounted layer, a moved tag (both revisions stay), and a deleted manifest with its layer.
+    const berthManifests = new Map<string, Set<string>>(); // repo -> manifest digests that must stay
+    const berthBlobs = new Set<string>(); // configs and layers those manifests reference
+    const note = (repo: string, manifest: string, blobs: string[]) => {
+      if (!berthManifests.has(repo)) berthManifests.set(repo, new Set());
+      berthManifests.get(repo)!.add(manifest);
+      for (const b of blobs) berthBlobs.add(b);
+    };
+    const noteImage = (repo: string, p: Pushed) => note(repo, p.manifestDigest, [p.configDigest, p.layerDigest]);
+
+    const viaSkopeo = brepo("gc-skopeo");
+    for (const tag of ["v1", "multi"]) {
+      await skopeoPush(berth.url, tag, viaSkopeo);
+      const all = await reachable(layout, refs[tag]!);
+      for (const d of all.filter(isManifest)) note(viaSkopeo, d.digest, []);
+      for (const d of all.filter((x) => !isManifest(x))) berthBlobs.add(d.digest);
+    }
+    const chunkedRepo = brepo("gc-chunked");
+    const chunked = await pushChunked(chunkedRepo);
+    noteImage(chunkedRepo, chunked);
+    const mountedRepo = brepo("gc-mounted");
+    await mount(berth.url, mountedRepo, chunked.layerDigest, chunkedRepo);
+    noteImage(mountedRepo, await imageOver(mountedRepo, "v1", chunked.layer, chunked.layerDigest, "gc-mounted"));
+    for (const label of ["gc-first", "gc-second"]) {
+      noteImage(mountedRepo, await imageOver(mountedRepo, "moving", chunked.layer, chunked.layerDigest, label));
+    }
+    const delRepo = brepo("gc-del");
+    const doomed = await pushSmall(delRepo, "doomed");
+    noteImage(delRepo, await pushSmall(delRepo, "keep"));
+    for (const p of [`/v2/${delRepo}/manifests/${doomed.manifestDigest}`, `/v2/${delRepo}/blobs/${doomed.layerDigest}`]) {
+      const del = await call(berth.url, p, { method: "DELETE" });
+      const text = await del.text();
+      expect(del.status, `DELETE ${p} through Berth: ${text}${tails()}`).toBe(202);
+    }
+
     const r = await dist.garbageCollect(["--dry-run"]);
-    const out = `${r.stdout}\n${r.stderr}`
+    const out = `${r.stdout}\n${r.stderr}`;
     expect(r.code, `garbage-collect exit code\n${out.slice(-4000)}`).toBe(0);
     expect(out, "errors in garbage-collect's output").not.toMatch(/level=(error|fatal|panic)|panic:|failed to/i);
 
@@ -579,6 +627,7 @@ describe("Distribution's garbage collector on the shared bucket", () => {
     expect(Number(summary![2]), "eligible count vs eligible lines").toBe(eligible.size);
 
     // Every manifest Berth holds is marked under its own repository; every blob they reference is marked.
+    expect(berthManifests.size).toBeGreaterThanOrEqual(4);
     for (const [repo, digests] of berthManifests) {
       const got = marked.get(repo) ?? new Set<string>();
       for (const d of digests) expect(got.has(d), `${repo}: manifest ${d} not marked\n${out.slice(-3000)}`).toBe(true);
@@ -589,12 +638,11 @@ describe("Distribution's garbage collector on the shared bucket", () => {
       expect(eligible.has(d), `blob ${d} eligible for deletion`).toBe(false);
     }
     // What Berth deleted is no longer referenced: its manifest, config and layer are up for collection.
-    expect(deleted).toBeDefined();
-    for (const d of [deleted!.manifest, deleted!.config, deleted!.layer]) {
+    for (const d of [doomed.manifestDigest, doomed.configDigest, doomed.layerDigest]) {
       expect(all.has(d), `deleted ${d} still marked`).toBe(false);
       expect(eligible.has(d), `deleted ${d} not eligible`).toBe(true);
     }
     // The dry run changed nothing: the deleted manifest's blob data is still there.
-    expect(await getObject(`${PREFIX}blobs/sha256/${hexOf(deleted!.layer).slice(0, 2)}/${hexOf(deleted!.layer)}/data`)).not.toBeNull();
+    expect(await getObject(`${PREFIX}blobs/sha256/${hexOf(doomed.layerDigest).slice(0, 2)}/${hexOf(doomed.layerDigest)}/data`)).not.toBeNull();
   });
 });
