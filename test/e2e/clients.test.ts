@@ -5,7 +5,8 @@
 // keeps its state in temp dirs (podman/buildah --root/--runroot with vfs, a private dockerd from
 // harness/dockerd.ts), so the machine's own images are untouched; skopeo's blob-info cache
 // (/var/lib/containers/cache) is the one shared file, as skopeo has no flag to move it.
-// Tools missing on the machine are installed with scripts/install-deps.sh (groups skopeo, clients).
+// Tools missing on the machine are installed with scripts/install-deps.sh (groups skopeo, clients). Containers
+// run on any cgroup layout (v1, hybrid, unified): harness/containers.ts picks podman's runtime flags for it.
 // If dockerd cannot run here (not root, or it dies at start), the docker tests skip and print why.
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync } from "node:fs";
@@ -16,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
+import { cgroupLayout, podmanRun } from "./harness/containers.js";
 import { DockerdUnavailable, startDockerd, unmountAndRemove, type Dockerd } from "./harness/dockerd.js";
 import { makeOciLayout, PROJECT_ROOT, run, type OciRef, type RunResult } from "./harness/tools.js";
 
@@ -252,8 +254,12 @@ describe("podman", () => {
     await ok("podman", [...P, "pull", "--tls-verify=false", remote]);
     const inspect = await ok("podman", [...P, "image", "inspect", "--format", "{{.Digest}}", remote]);
     expect(inspect.stdout.trim()).toBe(pushed);
-    const r = await ok("podman", [...P, "run", "--rm", "--network", "none", ...RUN_LIMITS, remote]);
-    expect(r.stdout).toMatch(/^tini version \d+\.\d+\.\d+/);
+    // The runtime and cgroup flags depend on the machine's cgroup layout (harness/containers.ts); the
+    // container really runs, whichever way fits.
+    const ran = await podmanRun(P, ["--rm", "--network", "none", ...RUN_LIMITS, remote], { timeoutMs: STEP_MS }).catch((e: unknown) => {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}${berthTail()}`);
+    });
+    expect(ran.result.stdout, `podman run (${ran.way.name}; ${ran.layout.summary})`).toMatch(/^tini version \d+\.\d+\.\d+/);
 
     // The file we put in comes back with its content.
     const ctr = `c-${RUN}`;
@@ -425,7 +431,11 @@ describe("docker", () => {
     await docker(["rmi", image]);
     const pull = await docker(["pull", direct]);
     expect(pull.stdout).toContain(`Digest: ${pushed}`);
-    const r = await docker(["run", "--rm", "--network", "none", direct]);
+    // dockerd's runc copes with v1, hybrid (it uses the v1 controllers) and unified layouts; say which one
+    // this machine has if it did not.
+    const r = await docker(["run", "--rm", "--network", "none", direct]).catch((e: unknown) => {
+      throw new Error(`docker run on cgroup layout ${cgroupLayout().summary}: ${e instanceof Error ? e.message : String(e)}`);
+    });
     expect(r.stdout).toMatch(/^tini version \d+\.\d+\.\d+/);
     // The big file came back intact.
     const ctr = `d-${RUN}`;
