@@ -2,17 +2,19 @@
 // builds (src/index.ts), over an in-memory bucket (MemoryDriver, keys under "root"), the configuration parsed
 // from a minimal environment (REGISTRY_AUTH=none; tests add settings), an access guard each test configures,
 // upload sessions as in-process UploadSessionCores (one per repository and id, as the Durable Object
-// namespace gives one object per name), the job runner over memory, and the write seam recorded in an array.
+// namespace gives one object per name), each repository's metadata writer (RepositoryWrites, one per name),
+// the job runner over memory, and the write seam recorded in an array.
 //
 // Calling the session core directly is faithful to the RPC boundary: only plain data and streams cross it,
-// and errors come back as data either way. Each session gets its own BlobStore over the same driver, as the
-// Durable Object builds its own storage in another isolate: what the Worker's stores cache (sizes, links)
-// is then only what the handlers themselves told them.
+// and errors come back as data either way. Each session and each metadata writer gets its own stores over the
+// same driver, as a Durable Object builds its own storage in another isolate: what the Worker's stores cache
+// (sizes, links) is then only what the handlers themselves told them.
 import { parseConfig, type Config, type Env } from "../../../src/config";
 import { errorResponse, withCommonHeaders } from "../../../src/http/respond";
 import { route } from "../../../src/http/router";
 import { JOBS } from "../../../src/jobs/kinds";
 import { JobRunner } from "../../../src/jobs/runner";
+import { RepositoryWrites } from "../../../src/metadata/writes";
 import type { Job } from "../../../src/jobs/job";
 import { OciError, type OciErrorCode } from "../../../src/oci/errors";
 import type { AccessGuard, Action, RegistryContext, RequestInfo } from "../../../src/registry/context";
@@ -229,6 +231,8 @@ export class TestRegistry {
   readonly access = new TestAccess();
   readonly hints: UploadHints;
   readonly sessions: Sessions;
+  /** The repositories' metadata writers, by name, created on first use. */
+  readonly metadata = new Map<string, RepositoryWrites>();
   readonly jobStorage = new MemoryRunnerStorage();
   readonly jobRunner: JobRunner;
   /** The write seam: every event a handler recorded, in order. */
@@ -265,6 +269,11 @@ export class TestRegistry {
       access: this.access,
       storage: this.storage,
       session: (repo, uuid) => this.sessions.stub(repo, uuid),
+      metadata: (repo) => {
+        let w = this.metadata.get(repo);
+        if (!w) this.metadata.set(repo, (w = new RepositoryWrites(storageOn(this.driver, ROOT))));
+        return w;
+      },
       jobs: () => this.jobRunner,
       hints: this.hints,
       url: new URL(ORIGIN),
