@@ -245,3 +245,65 @@ describe("manifest DELETE", () => {
     expect(r.events).toEqual([]);
   });
 });
+
+describe("conditional requests", () => {
+  it("GET/HEAD with If-None-Match naming the manifest's digest (or *) answer 304 without a body", async () => {
+    const r = registry();
+    const { manifest: m } = await pushImage(r, REPO, "v1");
+    for (const inm of [`"${m.digest}"`, `W/"${m.digest}"`, `"${absentDigest()}", "${m.digest}"`, "*"]) {
+      const res = await r.call("GET", `/v2/${REPO}/manifests/v1`, { headers: { "If-None-Match": inm } });
+      expect(res.status).toBe(304);
+      expect(res.headers.get("ETag")).toBe(`"${m.digest}"`);
+      expect(await res.text()).toBe("");
+    }
+    expect((await r.call("HEAD", `/v2/${REPO}/manifests/${m.digest}`, { headers: { "If-None-Match": `"${m.digest}"` } })).status).toBe(304);
+    expect((await r.call("GET", `/v2/${REPO}/manifests/v1`, { headers: { "If-None-Match": `"${absentDigest()}"` } })).status).toBe(200);
+  });
+
+  it("PUT by tag with If-None-Match: * creates the tag only if it does not exist: 412 DENIED with the tag's ETag otherwise", async () => {
+    const r = registry();
+    const a = await configOnly(r, 1);
+    const b = await configOnly(r, 2);
+    const putIf = (m: typeof a, headers: Record<string, string>) =>
+      r.call("PUT", `/v2/${REPO}/manifests/v1`, { body: m.bytes, headers: { "Content-Type": OCI_IMAGE_MANIFEST, ...headers } });
+    await expectStatus(await putIf(a, { "If-None-Match": "*" }), 201);
+    r.events.length = 0;
+    const res = await putIf(b, { "If-None-Match": "*" });
+    await expectError(res, 412, "DENIED");
+    expect(res.headers.get("ETag")).toBe(`"${a.digest}"`);
+    expect(r.events).toEqual([]);
+    expect((await r.call("GET", `/v2/${REPO}/manifests/v1`)).headers.get("Docker-Content-Digest")).toBe(a.digest);
+  });
+
+  it("PUT by tag with If-Match moves the tag only from the digest named", async () => {
+    const r = registry();
+    const a = await configOnly(r, 1);
+    const b = await configOnly(r, 2);
+    const c = await configOnly(r, 3);
+    const putIf = (m: typeof a, ifMatch: string, tag = "v1") =>
+      r.call("PUT", `/v2/${REPO}/manifests/${tag}`, { body: m.bytes, headers: { "Content-Type": OCI_IMAGE_MANIFEST, "If-Match": ifMatch } });
+    await expectError(await putIf(a, "*"), 412, "DENIED"); // no such tag yet
+    await putManifest(r, REPO, "v1", a);
+    await expectStatus(await putIf(b, `"${a.digest}"`), 201);
+    const stale = await putIf(c, `"${a.digest}"`);
+    await expectError(stale, 412, "DENIED");
+    expect(stale.headers.get("ETag")).toBe(`"${b.digest}"`);
+    expect((await r.call("GET", `/v2/${REPO}/manifests/v1`)).headers.get("Docker-Content-Digest")).toBe(b.digest);
+  });
+});
+
+describe("concurrent writes to one repository", () => {
+  it("a DELETE by digest racing PUTs of tags never leaves a tag naming a manifest the repository no longer holds", async () => {
+    const r = registry();
+    const { manifest: m } = await pushImage(r, REPO, "v0");
+    const results = await Promise.all([
+      ...["v1", "v2", "v3"].map((t) => r.call("PUT", `/v2/${REPO}/manifests/${t}`, { body: m.bytes, headers: { "Content-Type": OCI_IMAGE_MANIFEST } })),
+      r.call("DELETE", `/v2/${REPO}/manifests/${m.digest}`),
+    ]);
+    expect(results.map((x) => x.status).sort()).toEqual([201, 201, 201, 202]);
+    const held = (await r.call("GET", `/v2/${REPO}/manifests/${m.digest}`)).status === 200;
+    const { tags } = (await (await r.call("GET", `/v2/${REPO}/tags/list`)).json()) as { tags: string[] };
+    for (const t of tags) expect((await r.call("GET", `/v2/${REPO}/manifests/${t}`)).status).toBe(200);
+    if (!held) expect(tags).toEqual([]);
+  });
+});
