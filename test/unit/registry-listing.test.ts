@@ -2,7 +2,7 @@
 // NAME_UNKNOWN for a repository that holds nothing, and referrers (end-12a/12b) with the artifactType filter.
 import { describe, expect, it } from "vitest";
 import { OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from "../../src/oci/media-types";
-import { absentDigest, bytesOf, descriptor, imageManifest, pattern } from "./support/content";
+import { absentDigest, bytesOf, descriptor, imageManifest, pattern, sha256 } from "./support/content";
 import { pushBlob, pushImage, putManifest } from "./support/flows";
 import { expectError, expectStatus, registry, ROOT, type TestRegistry } from "./support/registry";
 
@@ -93,6 +93,19 @@ describe("catalog", () => {
     const p2 = await listJson<{ repositories: string[] }>(r, "/v2/_catalog?n=4&last=a%2Fb%2Fc");
     expect(p2.body.repositories).toEqual(["b/app", "z-last"]);
     expect(p2.link).toBeNull();
+  });
+
+  // BUG (src/registry/catalog.ts vs src/storage/repositories.ts): the catalog promises "every repository that
+  // holds manifests", but RepositoryStore.list counts a repository only while it has a `_layers/` directory
+  // (Distribution's rule). Deleting a repository's blob links (DELETE /v2/<name>/blobs/<digest>, allowed while
+  // manifests still name them) takes it out of the catalog, while its tags still list and its manifests serve.
+  it.fails("a repository whose blob links were all deleted still holds manifests and tags, and stays in the catalog", async () => {
+    const r = registry();
+    const { config, layer } = await pushImage(r, "team/app", "v1");
+    for (const blob of [config, layer]) await expectStatus(await r.call("DELETE", `/v2/team/app/blobs/${sha256(blob)}`), 202);
+    expect((await r.call("GET", "/v2/team/app/manifests/v1")).status).toBe(200);
+    expect((await listJson<{ tags: string[] }>(r, "/v2/team/app/tags/list")).body.tags).toEqual(["v1"]);
+    expect((await listJson<{ repositories: string[] }>(r, "/v2/_catalog")).body.repositories).toEqual(["team/app"]);
   });
 
   it("shows only what the caller may read, filtered before paging", async () => {

@@ -2,6 +2,8 @@
 // does not take, name and digest validation before any handler runs, access checks before any storage call
 // (UNAUTHORIZED with a challenge, DENIED), and faults of the bucket answered as a bare 500 UNKNOWN.
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { ConfigError } from "../../src/config";
+import { errorResponse } from "../../src/http/respond";
 import { absentDigest, pattern, sha256 } from "./support/content";
 import { openUpload, pushBlob, pushImage } from "./support/flows";
 import { expectError, expectStatus, registry, ROOT, TestAccess } from "./support/registry";
@@ -210,6 +212,14 @@ describe("faults are 500 UNKNOWN, and say nothing of what failed", () => {
     expect(err.message).toBe("internal error while storing the upload");
     expect(JSON.stringify(err)).not.toContain("AKIA");
     expect(r.events).toEqual([]);
+  });
+
+  it("a configuration error names the setting only, never its value or the reason", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = errorResponse(new ConfigError("REGISTRY_STORAGE_S3_REGIONENDPOINT", `${SECRET} is not a URL`), "GET");
+    const err = await expectError(res, 500, "UNKNOWN");
+    expect(err.message).toContain("REGISTRY_STORAGE_S3_REGIONENDPOINT");
+    expect(err.message).not.toContain("AKIA");
   });
 
   it("a corrupt tag link", async () => {
