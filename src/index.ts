@@ -1,7 +1,8 @@
 // Berth's Worker entry: every request and every Cron Trigger comes through here. Configuration is parsed
 // once per isolate (a bad setting fails every request with a message naming it), the storage layer and the
 // access controller are built from it, the caller is identified, the request's context is put together, and
-// the route table does the rest. Exports the Durable Object classes: upload sessions and the job coordinator.
+// the route table does the rest. Exports the Durable Object classes: upload sessions, repository metadata
+// writers and the job coordinator.
 
 import { parseConfig, type Config } from "./config";
 import { createAccessController, type AccessController, type Identity } from "./http/auth";
@@ -10,6 +11,7 @@ import { route } from "./http/router";
 import { withUi } from "./http/ui";
 import type { JobCoordinatorRpc } from "./jobs/protocol";
 import { SCHEDULED_JOBS } from "./jobs/kinds";
+import type { RepositoryMetadataRpc } from "./metadata/protocol";
 import type { AccessGuard, RegistryContext, RequestInfo } from "./registry/context";
 import { UploadHints } from "./registry/upload-hints";
 import { NO_LISTENER, type WriteListener } from "./registry/writes";
@@ -22,10 +24,12 @@ const REFUSED_BODY_DRAIN_LIMIT = 64 * 1024 * 1024;
 
 export { UploadSession } from "./uploads/session";
 export { JobCoordinator } from "./jobs/coordinator";
+export { RepositoryMetadata } from "./metadata/object";
 
 interface Env {
   UPLOAD_SESSIONS: DurableObjectNamespace;
   JOBS: DurableObjectNamespace;
+  REPOSITORY_METADATA: DurableObjectNamespace;
   [setting: string]: unknown;
 }
 
@@ -93,6 +97,8 @@ export default withUi({
         access: guardFor(auth, id, url),
         session: (repo, uuid) =>
           env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(sessionName(repo, uuid))) as unknown as UploadSessionRpc,
+        metadata: (repo) =>
+          env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as RepositoryMetadataRpc,
         jobs: () => coordinator(env),
         waitUntil: (work) => exec.waitUntil(work),
         written: (event) => writes.record(event, request),

@@ -7,6 +7,7 @@ import type { Config } from "../config";
 import type { Action } from "../config/access";
 import type { Storage } from "../storage";
 import type { JobCoordinatorRpc } from "../jobs/protocol";
+import type { RepositoryMetadataRpc } from "../metadata/protocol";
 import type { UploadSessionRpc } from "../uploads/protocol";
 import type { RequestInfo } from "./request";
 import type { UploadHints } from "./upload-hints";
@@ -37,6 +38,8 @@ export interface RegistryContext {
   storage: Storage;
   /** Returns the RPC stub of an upload session's Durable Object. */
   session(repo: string, uuid: string): UploadSessionRpc;
+  /** Returns the RPC stub of the repository's metadata writer (every change to its links and tags). */
+  metadata(repo: string): RepositoryMetadataRpc;
   /** Returns the RPC stub of the job coordinator. */
   jobs(): JobCoordinatorRpc;
   /** The isolate's guesses of which blob a new upload session is for. */

@@ -1,13 +1,17 @@
 // Manifests: GET/HEAD (end-3), PUT (end-7) and DELETE (end-9) of /v2/<name>/manifests/<reference>, by tag or
 // by digest. A PUT is checked before anything is written (size cap, digest of the bytes, every referenced blob
 // and child manifest present in the repository), then written in the order that keeps a cut-off request
-// harmless: bytes, revision link, referrers entry, and the tag last.
+// harmless: bytes, revision link, referrers entry, and the tag last. Every change to the repository's
+// metadata goes through its one writer (src/metadata), so concurrent PUTs and DELETEs never interleave.
+// Conditional requests: GET/HEAD honour If-None-Match (304); a PUT by tag honours If-Match and
+// If-None-Match: * (412 when the tag is not as required), checked and applied with nothing in between.
 
 import { digestBytes, formatDigest, parseDigest, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
 import { normalizeMediaType } from "../oci/media-types";
 import { parseReference } from "../oci/names";
+import { unwrap } from "../oci/rpc";
 import { mapLimit } from "../storage/limit";
 import type { StoredManifest } from "../storage/manifests";
 import { type RegistryContext, empty } from "./context";
@@ -18,28 +22,37 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export async function getManifest(ctx: RegistryContext, repo: string, rawRef: string, req: Request, head: boolean): Promise<Response> {
   const ref = parseReference(rawRef, "read");
+  const { manifests, tags } = ctx.storage;
   let digest: Digest;
   let stored: StoredManifest | null;
   if (ref.kind === "tag") {
-    const d = await ctx.storage.tags.resolve(repo, ref.tag);
+    const d = await tags.resolve(repo, ref.tag);
     if (!d) throw manifestUnknown(rawRef);
     digest = d;
-    stored = await ctx.storage.manifests.readData(d);
+    // Never serve what the repository no longer holds, even if a tag still names it.
+    const [held, data] = await Promise.all([manifests.recentlyExists(repo, d), manifests.readData(d)]);
+    stored = held ? data : null;
   } else {
     digest = ref.digest;
-    stored = await ctx.storage.manifests.get(repo, digest);
+    stored = await manifests.get(repo, digest);
   }
   if (!stored) throw manifestUnknown(rawRef);
   const mediaType = stored.contentType ?? mediaTypeOf(stored.bytes);
   if (!accepts(req.headers.get("Accept"), mediaType)) {
     throw new OciError("MANIFEST_UNKNOWN", `manifest is ${mediaType}, which the Accept header does not allow`);
   }
+  const etag = `"${formatDigest(digest)}"`;
   const headers = {
     "Content-Type": mediaType,
     "Content-Length": String(stored.bytes.byteLength),
     "Docker-Content-Digest": formatDigest(digest),
-    ETag: `"${formatDigest(digest)}"`,
+    ETag: etag,
   };
+  // RFC 9110 §13.1.2: the client's copy is current (the ETag is the digest, so a tag that moved is a new one).
+  const ifNoneMatch = entityTags(req.headers.get("If-None-Match"));
+  if (ifNoneMatch !== null && (ifNoneMatch.includes("*") || ifNoneMatch.includes(formatDigest(digest)))) {
+    return new Response(null, { status: 304, headers: { ETag: etag, "Docker-Content-Digest": formatDigest(digest) } });
+  }
   return new Response(head ? null : stored.bytes, { status: 200, headers });
 }
 
@@ -55,31 +68,36 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   }
   await checkReferences(ctx, repo, manifest);
 
-  const { manifests, referrers, tags } = ctx.storage;
-  if (ref.kind === "tag" && !ctx.access.may(repo, "update")) {
-    // Moving an existing tag is an update (zot's distinction); a new tag or the same target is a create.
-    const current = await tags.resolve(repo, ref.tag);
-    if (current && formatDigest(current) !== formatDigest(digest)) ctx.access.require(repo, "update");
-  }
-  await manifests.put(repo, digest, bytes, manifest.mediaType);
-  const headers: Record<string, string> = {
-    Location: `/v2/${repo}/manifests/${formatDigest(digest)}`,
-    "Docker-Content-Digest": formatDigest(digest),
-  };
-  if (manifest.subject) {
-    await referrers.add(repo, parseDigest(manifest.subject.digest), digest, {
-      mediaType: manifest.mediaType,
-      digest: formatDigest(digest),
-      size: bytes.byteLength,
-      ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
-      ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
-    });
-    headers["OCI-Subject"] = manifest.subject.digest;
-  }
   const tag = ref.kind === "tag" ? ref.tag : null;
-  if (tag !== null) await tags.set(repo, tag, digest);
+  const ifMatch = tag === null ? null : entityTags(req.headers.get("If-Match"));
+  const ifNoneMatch = tag === null ? null : entityTags(req.headers.get("If-None-Match"));
   const d = formatDigest(digest);
-  await ctx.written({ action: "manifest.put", repository: repo, digest: d, mediaType: manifest.mediaType, size: bytes.byteLength, tag, subject: manifest.subject?.digest ?? null });
+  const subject = manifest.subject
+    ? {
+        digest: manifest.subject.digest,
+        descriptor: {
+          mediaType: manifest.mediaType,
+          digest: d,
+          size: bytes.byteLength,
+          ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
+          ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
+        },
+      }
+    : null;
+  // The bytes first (content-addressed, harmless if nothing links them), then the repository's metadata
+  // through its one writer: revision link, referrers entry, and the tag last.
+  await ctx.storage.manifests.putData(digest, bytes, manifest.mediaType);
+  const link = { digest: d, subject, tag, mayMove: ctx.access.may(repo, "update"), ifMatch, ifNoneMatch };
+  const linked = unwrap(await ctx.metadata(repo).linkManifest(repo, link));
+  if (linked.outcome === "needs-update") {
+    // Moving an existing tag is an update (zot's distinction); a new tag or the same target is a create.
+    ctx.access.require(repo, "update");
+    throw new OciError("DENIED", `moving tag ${tag} needs update access`);
+  }
+  ctx.storage.manifests.noteLink(repo, digest, true);
+  const headers: Record<string, string> = { Location: `/v2/${repo}/manifests/${d}`, "Docker-Content-Digest": d };
+  if (subject) headers["OCI-Subject"] = subject.digest;
+  await ctx.written({ action: "manifest.put", repository: repo, digest: d, mediaType: manifest.mediaType, size: bytes.byteLength, tag, subject: subject?.digest ?? null });
   if (tag !== null) await ctx.written({ action: "tag.set", repository: repo, tag, digest: d });
   return empty(201, headers);
 }
@@ -87,22 +105,19 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
 export async function deleteManifest(ctx: RegistryContext, repo: string, rawRef: string): Promise<Response> {
   if (!ctx.cfg.deleteEnabled) throw new OciError("UNSUPPORTED", "deletion is disabled (REGISTRY_STORAGE_DELETE_ENABLED)");
   const ref = parseReference(rawRef, "read");
-  const { manifests, referrers, tags } = ctx.storage;
+  const metadata = ctx.metadata(repo);
   if (ref.kind === "tag") {
-    if (!(await tags.delete(repo, ref.tag))) throw manifestUnknown(rawRef);
+    unwrap(await metadata.deleteTag(repo, ref.tag));
     await ctx.written({ action: "tag.delete", repository: repo, tag: ref.tag });
     return empty(202);
   }
   const digest = ref.digest;
-  const stored = await manifests.get(repo, digest);
+  const stored = await ctx.storage.manifests.get(repo, digest);
   if (!stored) throw manifestUnknown(rawRef);
-  // Tags first, so no tag is ever left naming a manifest the repository no longer holds.
-  const removed = await tags.pointingTo(repo, digest);
-  for (const t of removed) await tags.delete(repo, t);
   const subject = subjectOf(stored.bytes);
-  if (subject) await referrers.remove(repo, subject, digest);
-  await manifests.unlink(repo, digest);
-  await ctx.written({ action: "manifest.delete", repository: repo, digest: formatDigest(digest), tags: removed });
+  const { tags } = unwrap(await metadata.unlinkManifest(repo, formatDigest(digest), subject ? formatDigest(subject) : null));
+  ctx.storage.manifests.noteLink(repo, digest, false);
+  await ctx.written({ action: "manifest.delete", repository: repo, digest: formatDigest(digest), tags });
   return empty(202);
 }
 
@@ -145,6 +160,21 @@ function accepts(header: string | null, mediaType: string): boolean {
   if (!header || header.trim() === "") return true;
   const listed = header.split(",").map((v) => normalizeMediaType(v));
   return listed.some((t) => t === "*/*" || t === "application/*" || t === mediaType || t === "");
+}
+
+/**
+ * The entity tags of If-Match / If-None-Match (RFC 9110 §8.8.3): quoted, possibly weak (compared by value
+ * here: a digest is the same either way), comma-separated, or `*`. Null when the header is absent.
+ */
+function entityTags(header: string | null): string[] | null {
+  if (header === null) return null;
+  const tags: string[] = [];
+  for (const part of header.split(",")) {
+    const v = part.trim().replace(/^W\//, "");
+    if (v === "") continue;
+    tags.push(v === "*" ? "*" : v.replace(/^"(.*)"$/, "$1"));
+  }
+  return tags;
 }
 
 function manifestUnknown(ref: string): OciError {

@@ -23,16 +23,41 @@ export interface StoredManifest {
   contentType: string | null;
 }
 
+/**
+ * A repository's revision link seen to exist, trusted this long for GETs by tag: the tag just read (never
+ * cached) already vouches for it, because every delete removes a manifest's tags before its link; the check is
+ * a second fence against links removed by others. GETs by digest always look.
+ */
+const LINK_TTL_MS = 60_000;
+
 export class ManifestStore {
   private readonly cache = new TtlCache<StoredManifest>(CACHE_TTL_MS, CACHE_ENTRIES);
+  private readonly links = new TtlCache<true>(LINK_TTL_MS);
 
   constructor(
     private readonly store: StorageDriver,
     private readonly layout: Layout,
   ) {}
 
+  /** Whether the repository holds the manifest (its revision link exists). */
   async exists(repo: string, digest: Digest): Promise<boolean> {
-    return (await this.store.head(this.layout.manifestRevisionLink(repo, digest))) !== null;
+    const key = this.layout.manifestRevisionLink(repo, digest);
+    const linked = (await this.store.head(key)) !== null;
+    if (linked) this.links.set(key, true);
+    else this.links.delete(key);
+    return linked;
+  }
+
+  /** Like exists, answered from this isolate's memory of a recent yes (see LINK_TTL_MS): for GETs by tag. */
+  async recentlyExists(repo: string, digest: Digest): Promise<boolean> {
+    return this.links.get(this.layout.manifestRevisionLink(repo, digest)) === true || this.exists(repo, digest);
+  }
+
+  /** The repository's link was just written or removed elsewhere (its metadata object): update this isolate's memory. */
+  noteLink(repo: string, digest: Digest, linked: boolean): void {
+    const key = this.layout.manifestRevisionLink(repo, digest);
+    if (linked) this.links.set(key, true);
+    else this.links.delete(key);
   }
 
   /** The manifest if this repository holds it. Link and bytes are read at once: one round trip. */
@@ -59,15 +84,21 @@ export class ManifestStore {
     if (stored.bytes.byteLength <= CACHE_MAX_BYTES) this.cache.set(key, stored);
   }
 
-  /** Stores verified bytes, then links them into the repository (the link last, so it never points at nothing). */
-  async put(repo: string, digest: Digest, bytes: Uint8Array, mediaType: string): Promise<void> {
+  /** Stores verified bytes under their digest (content-addressed: safe to write again, from anywhere). */
+  async putData(digest: Digest, bytes: Uint8Array, mediaType: string): Promise<void> {
     await this.store.put(this.layout.blobData(digest), bytes, { length: bytes.byteLength, contentType: mediaType });
+    this.remember(formatDigest(digest), { bytes, contentType: mediaType });
+  }
+
+  /** Links stored bytes into the repository (after putData: the link never points at nothing). */
+  async link(repo: string, digest: Digest): Promise<void> {
     const link = formatDigest(digest);
     await this.store.put(this.layout.manifestRevisionLink(repo, digest), link, { length: link.length });
-    this.remember(link, { bytes, contentType: mediaType });
+    this.noteLink(repo, digest, true);
   }
 
   async unlink(repo: string, digest: Digest): Promise<void> {
+    this.noteLink(repo, digest, false);
     await this.store.delete(this.layout.manifestRevisionLink(repo, digest));
   }
 }

@@ -1,7 +1,9 @@
 // What the blob-upload handlers and the upload-session Durable Object say to each other over RPC.
-// Errors cross the RPC boundary as plain data (class identity does not survive it) and become OciErrors again.
+// Errors cross the RPC boundary as plain data (oci/rpc.ts) and become OciErrors again.
 
-import { OciError, type OciErrorCode } from "../oci/errors";
+import type { RpcResult } from "../oci/rpc";
+
+export { unwrap, type RpcError, type RpcResult } from "../oci/rpc";
 
 export interface UploadStatus {
   uuid: string;
@@ -24,16 +26,6 @@ export interface UploadChunk {
   length: number | null;
 }
 
-export interface RpcError {
-  code: OciErrorCode;
-  message: string;
-  status: number;
-  detail?: unknown;
-  headers: Record<string, string>;
-}
-
-export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: RpcError };
-
 /** The RPC surface of the UploadSession Durable Object. */
 export interface UploadSessionRpc {
   /** Opens the session; `hint` is the digest the bytes will probably have (sha256 only), or null. */
@@ -42,12 +34,6 @@ export interface UploadSessionRpc {
   append(repo: string, uuid: string, chunk: UploadChunk): Promise<RpcResult<UploadStatus>>;
   commit(repo: string, uuid: string, digest: string, chunk: UploadChunk): Promise<RpcResult<CommittedBlob>>;
   cancel(repo: string, uuid: string): Promise<RpcResult<null>>;
-}
-
-/** Unwraps an RPC result, rethrowing the session's error as the OciError it was. */
-export function unwrap<T>(r: RpcResult<T>): T {
-  if (r.ok) return r.value;
-  throw OciError.fromJSON(r.error);
 }
 
 /** The Durable Object's name for a session: binding the repository into it means a session id used under

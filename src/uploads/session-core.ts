@@ -7,6 +7,7 @@
 import { parseDigest } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import { chunkOutOfOrder, formatUploadRange } from "../oci/range";
+import { Serial } from "../oci/rpc";
 import type { BlobStore, BlobWriteHandle } from "../storage/blobs";
 import { discardBody } from "../streams/body";
 import { finishUpload, type SessionState } from "./commit";
@@ -44,7 +45,7 @@ export class UploadSessionCore implements UploadSessionRpc {
   private hash: RunningHash | null = null;
   /** The speculative write to the hinted blob's key; it lives and dies with `hash`, which covers the same bytes. */
   private direct: DirectWrite | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial("upload session", "internal error while storing the upload");
   private readonly spool: Spool;
   private readonly now: () => number;
 
@@ -54,7 +55,7 @@ export class UploadSessionCore implements UploadSessionRpc {
   }
 
   async begin(repo: string, uuid: string, hint: string | null): Promise<RpcResult<UploadStatus>> {
-    return this.run(async () => {
+    return this.serial.run(async () => {
       const now = this.now();
       const st: SessionState = { repo, uuid, startedAt: now, touchedAt: now, offset: 0, slices: 0, pending: null, hint };
       await this.save(st);
@@ -65,11 +66,11 @@ export class UploadSessionCore implements UploadSessionRpc {
   }
 
   async status(repo: string, uuid: string): Promise<RpcResult<UploadStatus>> {
-    return this.run(async () => status(await this.load(repo, uuid)));
+    return this.serial.run(async () => status(await this.load(repo, uuid)));
   }
 
   async append(repo: string, uuid: string, chunk: UploadChunk): Promise<RpcResult<UploadStatus>> {
-    return this.run(async () => {
+    return this.serial.run(async () => {
       const st = await this.admit(repo, uuid, chunk);
       // A body that breaks off keeps what arrived: the client resumes from the Range it is told.
       await this.write(st, chunk);
@@ -78,7 +79,7 @@ export class UploadSessionCore implements UploadSessionRpc {
   }
 
   async commit(repo: string, uuid: string, digest: string, chunk: UploadChunk): Promise<RpcResult<CommittedBlob>> {
-    return this.run(async () => {
+    return this.serial.run(async () => {
       const st = await this.admit(repo, uuid, chunk);
       try {
         return await finishUpload(st, digest, chunk, {
@@ -102,7 +103,7 @@ export class UploadSessionCore implements UploadSessionRpc {
   }
 
   async cancel(repo: string, uuid: string): Promise<RpcResult<null>> {
-    return this.run(async () => {
+    return this.serial.run(async () => {
       await this.load(repo, uuid);
       await this.dropDirect();
       this.hash = null;
@@ -219,20 +220,6 @@ export class UploadSessionCore implements UploadSessionRpc {
 
   private async save(st: SessionState): Promise<void> {
     await this.deps.storage.put("state", st);
-  }
-
-  /** One request at a time per session; errors come back as data because class identity does not cross RPC. */
-  private run<T>(fn: () => Promise<T>): Promise<RpcResult<T>> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => {});
-    return next.then(
-      (value): RpcResult<T> => ({ ok: true, value }),
-      (e: unknown): RpcResult<T> => {
-        if (e instanceof OciError) return { ok: false, error: e.toJSON() };
-        console.error("upload session error:", e instanceof Error ? `${e.name}: ${e.message}` : "unknown");
-        return { ok: false, error: new OciError("UNKNOWN", "internal error while storing the upload").toJSON() };
-      },
-    );
   }
 }
 

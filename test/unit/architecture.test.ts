@@ -1,4 +1,4 @@
-// The shape of src/, checked on every run: requests flow one way (http → registry → uploads/jobs → storage →
+// The shape of src/, checked on every run: requests flow one way (http → registry → uploads/metadata/jobs → storage →
 // storage/driver), with config/, streams/ and oci/ at the bottom; no module imports one above it or a
 // sibling folder at its own level, and no file imports itself round a cycle (type-only imports count too:
 // they tie modules together just the same). Reads the import lines of every .ts file under src/.
@@ -17,6 +17,7 @@ const LAYER: Record<string, number> = {
   "storage/driver": 2,
   storage: 3,
   uploads: 4,
+  metadata: 4,
   jobs: 4,
   registry: 5,
   http: 6,

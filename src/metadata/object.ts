@@ -1,0 +1,32 @@
+// The repository metadata Durable Object: one per repository name, hosting RepositoryWrites (writes.ts) so
+// that every change to the repository's revision links, tags and referrers index is made one at a time. It
+// holds no state of its own: the bucket is the truth, and the object only orders the writes. It parses only
+// the storage settings.
+
+import { DurableObject } from "cloudflare:workers";
+import { parseS3 } from "../config/storage";
+import type { RpcResult } from "../oci/rpc";
+import { createStorage } from "../storage";
+import type { ManifestLink, ManifestLinked, RepositoryMetadataRpc } from "./protocol";
+import { RepositoryWrites } from "./writes";
+
+export class RepositoryMetadata extends DurableObject implements RepositoryMetadataRpc {
+  private instance: RepositoryWrites | null = null;
+
+  private writes(): RepositoryWrites {
+    this.instance ??= new RepositoryWrites(createStorage(parseS3(this.env as Record<string, unknown>)));
+    return this.instance;
+  }
+
+  linkManifest(repo: string, link: ManifestLink): Promise<RpcResult<ManifestLinked>> {
+    return this.writes().linkManifest(repo, link);
+  }
+
+  unlinkManifest(repo: string, digest: string, subject: string | null): Promise<RpcResult<{ tags: string[] }>> {
+    return this.writes().unlinkManifest(repo, digest, subject);
+  }
+
+  deleteTag(repo: string, tag: string): Promise<RpcResult<null>> {
+    return this.writes().deleteTag(repo, tag);
+  }
+}

@@ -1,0 +1,84 @@
+// Changes to one repository's metadata — revision links, tags and their index, the referrers index — made
+// one at a time. Every such change of the registry goes through here (inside the repository's Durable
+// Object, object.ts), so concurrent manifest PUTs, tag moves and deletes land as if in some serial order:
+// a delete can no longer unlink a manifest between a concurrent PUT's link and its tag, and a conditional
+// tag update (If-Match, If-None-Match) is checked and applied with nothing in between. Reads stay direct
+// from the bucket. Manifest bytes are stored before the call (content-addressed, safe from anywhere).
+
+import { formatDigest, parseDigest } from "../oci/digest";
+import { OciError } from "../oci/errors";
+import { Serial, type RpcResult } from "../oci/rpc";
+import type { Storage } from "../storage";
+import type { ManifestLink, ManifestLinked, RepositoryMetadataRpc } from "./protocol";
+
+export class RepositoryWrites implements RepositoryMetadataRpc {
+  private readonly serial = new Serial("repository metadata", "internal error while updating the repository");
+
+  constructor(private readonly storage: Storage) {}
+
+  linkManifest(repo: string, link: ManifestLink): Promise<RpcResult<ManifestLinked>> {
+    return this.serial.run(async () => {
+      const { manifests, referrers, tags } = this.storage;
+      const digest = parseDigest(link.digest);
+      let previous: string | null = null;
+      if (link.tag !== null) {
+        const current = await tags.resolve(repo, link.tag);
+        previous = current ? formatDigest(current) : null;
+        checkPreconditions(link, previous);
+        if (previous !== null && previous !== link.digest && !link.mayMove) return { outcome: "needs-update" };
+      }
+      await manifests.link(repo, digest);
+      if (link.subject) await referrers.add(repo, parseDigest(link.subject.digest), digest, link.subject.descriptor);
+      if (link.tag !== null) await tags.set(repo, link.tag, digest);
+      return { outcome: "stored", previous };
+    });
+  }
+
+  unlinkManifest(repo: string, raw: string, subject: string | null): Promise<RpcResult<{ tags: string[] }>> {
+    return this.serial.run(async () => {
+      const { manifests, referrers, tags } = this.storage;
+      const digest = parseDigest(raw);
+      if (!(await manifests.exists(repo, digest))) throw manifestUnknown(raw);
+      // Tags first, so no tag is ever left naming a manifest the repository no longer holds.
+      const removed = await tags.pointingTo(repo, digest);
+      for (const t of removed) await tags.delete(repo, t);
+      if (subject) await referrers.remove(repo, parseDigest(subject), digest);
+      await manifests.unlink(repo, digest);
+      return { tags: removed };
+    });
+  }
+
+  deleteTag(repo: string, tag: string): Promise<RpcResult<null>> {
+    return this.serial.run(async () => {
+      if (!(await this.storage.tags.delete(repo, tag))) throw manifestUnknown(tag);
+      return null;
+    });
+  }
+}
+
+/** If-Match / If-None-Match on a PUT by tag (RFC 9110 §13.1), against what the tag points at now. */
+function checkPreconditions(link: ManifestLink, current: string | null): void {
+  if (link.ifNoneMatch !== null && current !== null && (link.ifNoneMatch.includes("*") || link.ifNoneMatch.includes(current))) {
+    throw preconditionFailed(`tag ${link.tag} points at ${current}, which If-None-Match excludes`, current);
+  }
+  if (link.ifMatch !== null) {
+    const ok = current !== null && (link.ifMatch.includes("*") || link.ifMatch.includes(current));
+    if (!ok) {
+      const now = current === null ? "does not exist" : `points at ${current}`;
+      throw preconditionFailed(`tag ${link.tag} ${now}, not at what If-Match names`, current);
+    }
+  }
+}
+
+function preconditionFailed(message: string, current: string | null): OciError {
+  // The spec's error table has no code for a failed precondition; DENIED ("the requested access to the
+  // resource is denied") is the closest, with the status saying exactly what happened.
+  return new OciError("DENIED", `precondition failed: ${message}`, {
+    status: 412,
+    headers: current === null ? {} : { ETag: `"${current}"` },
+  });
+}
+
+function manifestUnknown(ref: string): OciError {
+  return new OciError("MANIFEST_UNKNOWN", "manifest unknown to registry", { detail: { reference: ref.slice(0, 256) } });
+}
