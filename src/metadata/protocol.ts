@@ -9,21 +9,21 @@ export interface ManifestLink {
   digest: string;
   /** Set when the manifest has a `subject`: its entry in the subject's referrers index. */
   subject: { digest: string; descriptor: ReferrerDescriptor } | null;
-  /** The tag to point at it, or null for a push by digest. */
-  tag: string | null;
+  /** The tags to point at it (none for a plain push by digest; several with `?tag=`), in request order. */
+  tags: string[];
   /** Whether the caller may move an existing tag ("update"); without it only new tags and same-target pushes pass. */
   mayMove: boolean;
-  /** If-Match: the tag must currently point at one of these digests ("*": at anything). */
+  /** If-Match: each tag must currently point at one of these digests ("*": at anything). */
   ifMatch: string[] | null;
-  /** If-None-Match: the tag must not point at any of these digests ("*": must not exist yet). */
+  /** If-None-Match: no tag may point at any of these digests ("*": none may exist yet). */
   ifNoneMatch: string[] | null;
 }
 
 export type ManifestLinked =
-  /** Stored; `previous` is what the tag pointed at before (null: new tag, or no tag). */
-  | { outcome: "stored"; previous: string | null }
-  /** Nothing changed: the tag exists and points elsewhere, and moving it needs "update". */
-  | { outcome: "needs-update" };
+  /** Stored; `previous[i]` is what tags[i] pointed at before (null: a new tag). */
+  | { outcome: "stored"; previous: (string | null)[] }
+  /** Nothing changed: `tag` exists and points elsewhere, and moving it needs "update". */
+  | { outcome: "needs-update"; tag: string };
 
 export interface RepositoryMetadataRpc {
   linkManifest(repo: string, link: ManifestLink): Promise<RpcResult<ManifestLinked>>;

@@ -20,16 +20,18 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
     return this.serial.run(async () => {
       const { manifests, referrers, tags } = this.storage;
       const digest = parseDigest(link.digest);
-      let previous: string | null = null;
-      if (link.tag !== null) {
-        const current = await tags.resolve(repo, link.tag);
-        previous = current ? formatDigest(current) : null;
-        checkPreconditions(link, previous);
-        if (previous !== null && previous !== link.digest && !link.mayMove) return { outcome: "needs-update" };
+      // Every tag is checked before anything is written: all of them move, or none.
+      const previous: (string | null)[] = [];
+      for (const tag of link.tags) {
+        const current = await tags.resolve(repo, tag);
+        const was = current ? formatDigest(current) : null;
+        checkPreconditions(link, tag, was);
+        if (was !== null && was !== link.digest && !link.mayMove) return { outcome: "needs-update", tag };
+        previous.push(was);
       }
       await manifests.link(repo, digest);
       if (link.subject) await referrers.add(repo, parseDigest(link.subject.digest), digest, link.subject.descriptor);
-      if (link.tag !== null) await tags.set(repo, link.tag, digest);
+      for (const tag of link.tags) await tags.set(repo, tag, digest);
       return { outcome: "stored", previous };
     });
   }
@@ -57,15 +59,15 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
 }
 
 /** If-Match / If-None-Match on a PUT by tag (RFC 9110 §13.1), against what the tag points at now. */
-function checkPreconditions(link: ManifestLink, current: string | null): void {
+function checkPreconditions(link: ManifestLink, tag: string, current: string | null): void {
   if (link.ifNoneMatch !== null && current !== null && (link.ifNoneMatch.includes("*") || link.ifNoneMatch.includes(current))) {
-    throw preconditionFailed(`tag ${link.tag} points at ${current}, which If-None-Match excludes`, current);
+    throw preconditionFailed(`tag ${tag} points at ${current}, which If-None-Match excludes`, current);
   }
   if (link.ifMatch !== null) {
     const ok = current !== null && (link.ifMatch.includes("*") || link.ifMatch.includes(current));
     if (!ok) {
       const now = current === null ? "does not exist" : `points at ${current}`;
-      throw preconditionFailed(`tag ${link.tag} ${now}, not at what If-Match names`, current);
+      throw preconditionFailed(`tag ${tag} ${now}, not at what If-Match names`, current);
     }
   }
 }

@@ -10,7 +10,7 @@ import { digestBytes, formatDigest, parseDigest, type Digest } from "../oci/dige
 import { OciError } from "../oci/errors";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
 import { normalizeMediaType } from "../oci/media-types";
-import { parseReference } from "../oci/names";
+import { parseReference, validateTag, type Reference } from "../oci/names";
 import { unwrap } from "../oci/rpc";
 import { mapLimit } from "../storage/limit";
 import type { StoredManifest } from "../storage/manifests";
@@ -68,9 +68,9 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   }
   await checkReferences(ctx, repo, manifest);
 
-  const tag = ref.kind === "tag" ? ref.tag : null;
-  const ifMatch = tag === null ? null : entityTags(req.headers.get("If-Match"));
-  const ifNoneMatch = tag === null ? null : entityTags(req.headers.get("If-None-Match"));
+  const tags = tagsOf(ctx, ref);
+  const ifMatch = tags.length === 0 ? null : entityTags(req.headers.get("If-Match"));
+  const ifNoneMatch = tags.length === 0 ? null : entityTags(req.headers.get("If-None-Match"));
   const d = formatDigest(digest);
   const subject = manifest.subject
     ? {
@@ -87,19 +87,22 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   // The bytes first (content-addressed, harmless if nothing links them), then the repository's metadata
   // through its one writer: revision link, referrers entry, and the tag last.
   await ctx.storage.manifests.putData(digest, bytes, manifest.mediaType);
-  const link = { digest: d, subject, tag, mayMove: ctx.access.may(repo, "update"), ifMatch, ifNoneMatch };
+  const link = { digest: d, subject, tags, mayMove: ctx.access.may(repo, "update"), ifMatch, ifNoneMatch };
   const linked = unwrap(await ctx.metadata(repo).linkManifest(repo, link));
   if (linked.outcome === "needs-update") {
     // Moving an existing tag is an update (zot's distinction); a new tag or the same target is a create.
     ctx.access.require(repo, "update");
-    throw new OciError("DENIED", `moving tag ${tag} needs update access`);
+    throw new OciError("DENIED", `moving tag ${linked.tag} needs update access`);
   }
   ctx.storage.manifests.noteLink(repo, digest, true);
-  const headers: Record<string, string> = { Location: `/v2/${repo}/manifests/${d}`, "Docker-Content-Digest": d };
-  if (subject) headers["OCI-Subject"] = subject.digest;
+  const headers = new Headers({ Location: `/v2/${repo}/manifests/${d}`, "Docker-Content-Digest": d, "Content-Length": "0", "Content-Type": "application/octet-stream" });
+  if (subject) headers.set("OCI-Subject", subject.digest);
+  // One OCI-Tag per tag applied, for a push by digest with ?tag= (the spec's end-7b).
+  if (ref.kind === "digest") for (const t of tags) headers.append("OCI-Tag", t);
+  const tag = ref.kind === "tag" ? ref.tag : null;
   await ctx.written({ action: "manifest.put", repository: repo, digest: d, mediaType: manifest.mediaType, size: bytes.byteLength, tag, subject: subject?.digest ?? null });
-  if (tag !== null) await ctx.written({ action: "tag.set", repository: repo, tag, digest: d });
-  return empty(201, headers);
+  for (const t of tags) await ctx.written({ action: "tag.set", repository: repo, tag: t, digest: d });
+  return new Response(null, { status: 201, headers });
 }
 
 export async function deleteManifest(ctx: RegistryContext, repo: string, rawRef: string): Promise<Response> {
@@ -160,6 +163,22 @@ function accepts(header: string | null, mediaType: string): boolean {
   if (!header || header.trim() === "") return true;
   const listed = header.split(",").map((v) => normalizeMediaType(v));
   return listed.some((t) => t === "*/*" || t === "application/*" || t === mediaType || t === "");
+}
+
+/** Most tags one PUT may apply with `?tag=` (each up to 128 characters: the URL stays well under 16 KB). */
+export const MAX_TAGS_PER_PUT = 64;
+
+/** The tags a PUT applies: the reference's, or those of `?tag=` on a push by digest (spec end-7b). */
+function tagsOf(ctx: RegistryContext, ref: Reference): string[] {
+  const query = ctx.url.searchParams.getAll("tag");
+  if (ref.kind === "tag") {
+    if (query.length > 0) throw new OciError("UNSUPPORTED", "?tag= goes with a push by digest, not by tag", { status: 400 });
+    return [ref.tag];
+  }
+  if (query.length > MAX_TAGS_PER_PUT) {
+    throw new OciError("UNSUPPORTED", `at most ${MAX_TAGS_PER_PUT} tags per manifest PUT`, { status: 414 });
+  }
+  return [...new Set(query.map((t) => validateTag(t)))];
 }
 
 /**

@@ -67,6 +67,7 @@ describe("parseConfig defaults", () => {
       deleteEnabled: true,
       uploadExpiryMs: 168 * 3600 * 1000,
       chunkMaxLength: 64 * MiB,
+      ui: { enabled: true, corsOrigins: [] },
     });
   });
 
