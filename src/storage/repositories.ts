@@ -1,6 +1,6 @@
 // The list of repositories (catalog). As in Distribution (registry/storage/catalog.go), a repository is a
-// directory under `repositories/` that holds `_layers/`, so both registries list the same names on a shared
-// bucket; names nest (`team/app`), so the walk descends into every directory not starting with "_".
+// directory under `repositories/` that holds `_layers/` — or, unlike Distribution, `_manifests/` (a repository
+// whose blob links were all deleted still holds its manifests and tags, so it stays listed); names nest (`team/app`), so the walk descends into every directory not starting with "_".
 // Listing a directory costs one request to the store per 1000 entries, run a few at a time.
 
 import type { Layout } from "./layout";
@@ -26,11 +26,13 @@ export class RepositoryStore {
       const results = await Promise.all(batch.map((p) => this.subdirectories(p)));
       results.forEach((subdirs, i) => {
         const dir = batch[i] as string;
+        let holds = false;
         for (const sub of subdirs) {
           const leaf = sub.slice(dir.length, -1);
-          if (leaf === "_layers") repos.push(dir.slice(root.length, -1));
+          if (leaf === "_layers" || leaf === "_manifests") holds = true;
           else if (!leaf.startsWith("_")) frontier.push(sub);
         }
+        if (holds) repos.push(dir.slice(root.length, -1));
       });
     }
     return repos.sort(compareLexical);

@@ -95,11 +95,9 @@ describe("catalog", () => {
     expect(p2.link).toBeNull();
   });
 
-  // BUG (src/registry/catalog.ts vs src/storage/repositories.ts): the catalog promises "every repository that
-  // holds manifests", but RepositoryStore.list counts a repository only while it has a `_layers/` directory
-  // (Distribution's rule). Deleting a repository's blob links (DELETE /v2/<name>/blobs/<digest>, allowed while
-  // manifests still name them) takes it out of the catalog, while its tags still list and its manifests serve.
-  it.fails("a repository whose blob links were all deleted still holds manifests and tags, and stays in the catalog", async () => {
+  // Distribution lists a repository only while it has `_layers/`; deleting its blob links (allowed while
+  // manifests still name them) would drop a repository that still serves its tags. Berth keeps it listed.
+  it("a repository whose blob links were all deleted still holds manifests and tags, and stays in the catalog", async () => {
     const r = registry();
     const { config, layer } = await pushImage(r, "team/app", "v1");
     for (const blob of [config, layer]) await expectStatus(await r.call("DELETE", `/v2/team/app/blobs/${sha256(blob)}`), 202);

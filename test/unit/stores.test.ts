@@ -141,15 +141,15 @@ describe("RepositoryStore", () => {
     link("a/x/deep", `_layers/sha256/${"1".repeat(64)}/link`);
     link("a", `_layers/sha256/${"1".repeat(64)}/link`);
     link("a-b", `_layers/sha256/${"1".repeat(64)}/link`);
-    link("c", `_manifests/revisions/sha256/${"1".repeat(64)}/link`); // no _layers: not in the catalog
+    link("c", `_manifests/revisions/sha256/${"1".repeat(64)}/link`); // no _layers, but manifests: listed
     link("a/_uploads/u", `_layers/data`); // under an "_" directory: never a repository
     link("a/_berth/y", `_layers/z`);
     return s;
   }
 
-  it("lists every directory holding _layers/, nested names included, in lexical order", async () => {
+  it("lists every directory holding _layers/ or _manifests/, nested names included, in lexical order", async () => {
     const { repositories } = withRepos();
-    expect(await repositories.list()).toEqual(["a", "a-b", "a/x", "a/x/deep", "b"]);
+    expect(await repositories.list()).toEqual(["a", "a-b", "a/x", "a/x/deep", "b", "c"]);
   });
 
   it("exists: the repository holds something of its own; a nested repository does not make its parent one", async () => {
