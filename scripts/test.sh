@@ -8,8 +8,25 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 # Everything the end-to-end tests drive: the S3 server, the registry clients, Distribution (the reference) and
-# Chromium (the web UI tests).
-bash scripts/install-deps.sh swift skopeo clients reference chromium
+# Chromium (the web UI tests). Not needed when the arguments select only other projects (`npm test -- --project
+# unit`), which then run without apt.
+only_other_projects=false
+prev=""
+for a in "$@"; do
+  case "$prev|$a" in
+    --project\|*) p="$a" ;;
+    *\|--project=*) p="${a#--project=}" ;;
+    *) p="" ;;
+  esac
+  if [ -n "$p" ]; then
+    if [ "$p" = e2e ]; then only_other_projects=false; break; fi
+    only_other_projects=true
+  fi
+  prev="$a"
+done
+if [ "$only_other_projects" = false ]; then
+  bash scripts/install-deps.sh swift skopeo clients reference chromium
+fi
 
 if [ ! -d node_modules ] || [ ! -e node_modules/.bin/vitest ]; then
   npm install --no-audit --no-fund
