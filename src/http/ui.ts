@@ -1,0 +1,82 @@
+// The front door of the Worker: Berth's web UI (static files in ui/public, served through the ASSETS binding;
+// wrangler.toml runs the Worker first so this code decides) and CORS on the registry API. Wraps the registry's
+// fetch handler: /v2/ goes to it (with a CORS preflight answered here, and CORS headers added, for the origins of
+// BERTH_CORS_ORIGINS), the token endpoint too, and every other path is the UI's while BERTH_UI is on. With
+// BERTH_UI=false (or no ASSETS binding) everything goes to the registry, which answers 404 outside /v2/.
+
+import { parseUiConfig, type UiConfig } from "../config/ui";
+import type { Env } from "../config/values";
+import { corsDecision, isApiPath, preflightResponse, withCors } from "./cors";
+
+/** Paths the UI never claims (the registry's token endpoint is /token when Berth issues tokens). */
+const REGISTRY_PATHS = new Set(["/token"]);
+
+/**
+ * Headers of every UI file. The UI is plain same-origin modules and a stylesheet: nothing inline, nothing from
+ * elsewhere, no framing (a registry's delete buttons must not be clickjacked).
+ */
+export const UI_HEADERS: Record<string, string> = {
+  "Content-Security-Policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "X-Frame-Options": "DENY",
+  "Cross-Origin-Opener-Policy": "same-origin",
+};
+
+interface Handler<E> {
+  fetch(req: Request, env: E, ctx: ExecutionContext): Promise<Response>;
+}
+
+interface AssetsBinding {
+  fetch(req: Request): Promise<Response>;
+}
+
+const parsed = new WeakMap<object, UiConfig>();
+
+/** BERTH_UI / BERTH_CORS_ORIGINS for this env, parsed once; null when invalid (the registry then reports it). */
+function uiConfigOf(env: Env): UiConfig | null {
+  let cfg = parsed.get(env);
+  if (cfg === undefined) {
+    try {
+      cfg = parseUiConfig(env);
+    } catch {
+      return null; // parseConfig throws the same ConfigError and every request reports it, naming the setting
+    }
+    parsed.set(env, cfg);
+  }
+  return cfg;
+}
+
+function assetsOf(env: Env): AssetsBinding | null {
+  const a = env.ASSETS as Partial<AssetsBinding> | undefined;
+  return a !== null && typeof a === "object" && typeof a.fetch === "function" ? (a as AssetsBinding) : null;
+}
+
+/** Serves one UI file from the assets, with the UI's security headers. */
+export async function serveUiFile(req: Request, assets: AssetsBinding): Promise<Response> {
+  const res = await assets.fetch(req);
+  const out = new Response(res.body, res);
+  for (const [k, v] of Object.entries(UI_HEADERS)) out.headers.set(k, v);
+  return out;
+}
+
+/** Wraps the registry's handler with the UI and CORS (see the top of this file); its other handlers stay as they are. */
+export function withUi<E extends Env, H extends Handler<E>>(inner: H): H {
+  return {
+    ...inner,
+    async fetch(req: Request, env: E, ctx: ExecutionContext): Promise<Response> {
+      const cfg = uiConfigOf(env);
+      if (cfg === null) return inner.fetch(req, env, ctx);
+      const url = new URL(req.url);
+      if (isApiPath(url.pathname)) {
+        const cors = corsDecision(cfg, req.method, url.pathname, req.headers.get("Origin"), req.headers.get("Access-Control-Request-Method"));
+        return preflightResponse(cors) ?? withCors(cors, await inner.fetch(req, env, ctx));
+      }
+      const assets = cfg.enabled ? assetsOf(env) : null;
+      if (assets === null || REGISTRY_PATHS.has(url.pathname)) return inner.fetch(req, env, ctx);
+      return serveUiFile(req, assets);
+    },
+  };
+}
