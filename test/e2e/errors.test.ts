@@ -1,7 +1,8 @@
 // Bad requests end to end: invalid repository names and digests get the spec's error codes on every endpoint
 // family and never reach the bucket; unknown paths answer 404 and wrong methods 405, always with the spec's
-// JSON error body; no body ever leaks a stack trace or the S3 secret. Requests go over a raw socket where the
-// path must reach the Worker verbatim ("%2F", "//", ".."), since fetch would normalise some of them.
+// JSON error body; no body ever leaks a stack trace or the S3 secret (both checked after every test). Requests
+// go over a raw socket where the path must reach the Worker verbatim ("%2F", "//", ".."), since fetch would
+// normalise some of them.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { listKeys, s3Settings } from "./harness/s3.js";
@@ -11,8 +12,9 @@ const ROOT = `t-errors-${rand()}`;
 const UUID = "3f2b8c9e-1d4a-4b6c-8e2f-0a1b2c3d4e5f";
 
 let berth: Berth;
-/** Every response body seen in this file, checked for leaks at the end. */
+/** Every response body seen in this file; each test's are checked for leaks right after it (afterEach). */
 const bodies: string[] = [];
+let audited = 0;
 
 beforeAll(async () => {
   berth = await startBerth({ REGISTRY_STORAGE_S3_ROOTDIRECTORY: ROOT });
@@ -24,6 +26,20 @@ afterAll(async () => {
 
 afterEach((ctx) => {
   if (ctx.task.result?.state === "fail") console.error(`--- wrangler logs (tail)\n${berth.logs().slice(-5000)}`);
+});
+
+// What every test must leave true, checked after each one (so a failure names the test that caused it, and no
+// test depends on others having run): no answer held a stack trace or the S3 secret, nothing reached the bucket.
+afterEach(async () => {
+  const secret = s3Settings().secretKey;
+  const mine = bodies.slice(audited);
+  audited = bodies.length;
+  for (const b of mine) {
+    expect(b, "a stack trace in a response body").not.toMatch(/\n\s+at\s/);
+    expect(b, "a source position in a response body").not.toMatch(/\.(ts|js):\d+/);
+    expect(b.includes(secret), `the S3 secret in a response body: ${b.slice(0, 200)}`).toBe(false);
+  }
+  expect(await listKeys(`${ROOT}/`), "keys under this file's root directory").toEqual([]);
 });
 
 async function send(method: string, path: string, body?: Uint8Array): Promise<RawResponse> {
@@ -209,21 +225,5 @@ describe("unknown paths and wrong methods", () => {
       ["DELETE", `/v2/ok/referrers/${EMPTY_DIGEST}`],
     ];
     for (const [method, path] of cases) await expectError(method, path, 405, "UNSUPPORTED");
-  });
-});
-
-describe("after all of the above", () => {
-  it("nothing reached the bucket under this file's root directory", async () => {
-    expect(await listKeys(`${ROOT}/`)).toEqual([]);
-  });
-
-  it("no response body held a stack trace or the S3 secret", () => {
-    expect(bodies.length).toBeGreaterThan(100);
-    const secret = s3Settings().secretKey;
-    for (const b of bodies) {
-      expect(b).not.toMatch(/\n\s+at\s/);
-      expect(b).not.toMatch(/\.(ts|js):\d+/);
-      expect(b.includes(secret), b.slice(0, 200)).toBe(false);
-    }
   });
 });

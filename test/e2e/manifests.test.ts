@@ -110,6 +110,8 @@ const FORMATS: Format[] = [
 ];
 
 describe.each(FORMATS)("$name", ({ mediaType, build }) => {
+  // The shared fixture: `m` tagged v1 in `repo` (read by the GET/HEAD tests), `other` built but not pushed.
+  // Tests that push or delete use repositories of their own.
   const repo = `m-${rand()}/fmt`;
   let m: Manifest;
   let other: Manifest;
@@ -117,21 +119,24 @@ describe.each(FORMATS)("$name", ({ mediaType, build }) => {
   beforeAll(async () => {
     ({ m, other } = await build(repo));
     expect(m.mediaType).toBe(mediaType);
+    await putManifestOk(url, repo, "v1", m);
   });
 
   it("PUT by tag → 201 with Location and Docker-Content-Digest; the bucket holds data and exact links", async () => {
-    const res = await putManifest(url, repo, "v1", m);
+    const own = `m-${rand()}/fmt-put`;
+    const { m } = await build(own);
+    const res = await putManifest(url, own, "v1", m);
     expect(await statusAndCode(res)).toEqual({ status: 201, code: undefined });
     expect(res.headers.get("Docker-Content-Digest")).toBe(m.digest);
     const location = res.headers.get("Location");
     expect(location).toBeTruthy();
-    expect(new URL(location as string, url).pathname).toBe(`/v2/${repo}/manifests/${m.digest}`);
+    expect(new URL(location as string, url).pathname).toBe(`/v2/${own}/manifests/${m.digest}`);
 
     // Distribution's layout: bytes in the global blob store, links holding exactly "sha256:<hex>".
     expect(await getObject(dataKey(m.digest))).toEqual(m.bytes);
-    expect(text(await getObject(revisionKey(repo, m.digest)))).toBe(m.digest);
-    expect(text(await getObject(tagCurrentKey(repo, "v1")))).toBe(m.digest);
-    expect(text(await getObject(tagIndexKey(repo, "v1", m.digest)))).toBe(m.digest);
+    expect(text(await getObject(revisionKey(own, m.digest)))).toBe(m.digest);
+    expect(text(await getObject(tagCurrentKey(own, "v1")))).toBe(m.digest);
+    expect(text(await getObject(tagIndexKey(own, "v1", m.digest)))).toBe(m.digest);
   });
 
   it("GET by tag and by digest return exactly the bytes, with the PUT's Content-Type and the digest", async () => {
@@ -175,6 +180,9 @@ describe.each(FORMATS)("$name", ({ mediaType, build }) => {
   });
 
   it("DELETE by tag → 202 removes only the tag; DELETE by digest → 202 removes the manifest and its tags", async () => {
+    const repo = `m-${rand()}/fmt-delete`;
+    const { m, other } = await build(repo);
+    await putManifestOk(url, repo, "v1", m);
     await putManifestOk(url, repo, "extra", m);
     await putManifestOk(url, repo, "keep", other);
 

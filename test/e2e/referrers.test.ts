@@ -92,24 +92,31 @@ function sigArtifact(subject: Manifest, config: Blob, annotations: Record<string
 }
 
 describe("referrers of an image", () => {
-  const repo = `r-${rand()}/app`;
-  let subject: Manifest;
-  let sbom: Manifest;
-  let sig: Manifest;
   const sbomAnnotations = { "org.opencontainers.image.created": "2026-01-02T03:04:05Z", "com.example.kind": "sbom" };
   const sigAnnotations = { "com.example.kind": "signature", "com.example.key": "k1" };
 
-  beforeAll(async () => {
-    subject = (await pushImageBlobs(url, repo)).manifest;
+  /**
+   * A repository of its own for each test: an image tagged v1 (the subject), the blobs of two artifacts that
+   * refer to it, and (with `pushed`) the artifacts themselves: the SBOM by digest, the signature as "sig-tag".
+   */
+  async function image(pushed = true): Promise<{ repo: string; subject: Manifest; sbom: Manifest; sig: Manifest }> {
+    const repo = `r-${rand()}/app`;
+    const subject = (await pushImageBlobs(url, repo)).manifest;
     await putManifestOk(url, repo, "v1", subject);
     const payload = blobOf(JSON.stringify({ spdxVersion: "SPDX-2.3", r: rand() }));
     const sigConfig = blobOf(JSON.stringify({ sig: rand() }));
     for (const b of [EMPTY, payload, sigConfig]) await pushBlob(url, repo, b);
-    sbom = sbomArtifact(subject, payload, sbomAnnotations);
-    sig = sigArtifact(subject, sigConfig, sigAnnotations);
-  });
+    const sbom = sbomArtifact(subject, payload, sbomAnnotations);
+    const sig = sigArtifact(subject, sigConfig, sigAnnotations);
+    if (pushed) {
+      await putManifestOk(url, repo, sbom.digest, sbom);
+      await putManifestOk(url, repo, "sig-tag", sig);
+    }
+    return { repo, subject, sbom, sig };
+  }
 
   it("pushing artifacts with a subject → 201 with OCI-Subject", async () => {
+    const { repo, subject, sbom, sig } = await image(false);
     const a = await putManifest(url, repo, sbom.digest, sbom);
     expect(await statusAndCode(a)).toEqual({ status: 201, code: undefined });
     expect(a.headers.get("OCI-Subject")).toBe(subject.digest);
@@ -119,6 +126,7 @@ describe("referrers of an image", () => {
   });
 
   it("lists both, with mediaType, digest, size, artifactType and annotations", async () => {
+    const { repo, subject, sbom, sig } = await image();
     const { res, body } = await referrers(repo, subject.digest);
     expect(res.headers.get("OCI-Filters-Applied")).toBeNull();
     expect([...body.manifests].sort(byDigest)).toEqual(
@@ -131,6 +139,7 @@ describe("referrers of an image", () => {
   });
 
   it("?artifactType= keeps only that type and says so with OCI-Filters-Applied", async () => {
+    const { repo, subject, sbom, sig } = await image();
     const only = await referrers(repo, subject.digest, `?artifactType=${encodeURIComponent(SBOM)}`);
     expect(only.res.headers.get("OCI-Filters-Applied")).toBe("artifactType");
     expect(only.body.manifests.map((d) => d.digest)).toEqual([sbom.digest]);
@@ -145,6 +154,7 @@ describe("referrers of an image", () => {
   });
 
   it("an unknown subject, or an unknown repository → 200 with an empty index", async () => {
+    const { repo, subject } = await image();
     const unknown = digestOf(enc(`nothing refers to this ${rand()}`));
     expect((await referrers(repo, unknown)).body.manifests).toEqual([]);
     // Referrers are per repository: the same subject seen from another repository has none.
@@ -152,6 +162,7 @@ describe("referrers of an image", () => {
   });
 
   it("a syntactically invalid digest → 400 DIGEST_INVALID", async () => {
+    const repo = `r-${rand()}/app`;
     for (const bad of ["sha256:xyz", `sha256:${"A".repeat(64)}`, "notadigest", `sha256:${"a".repeat(63)}`, "md5:d41d8cd98f00b204e9800998ecf8427e"]) {
       const res = await req(url, `/v2/${repo}/referrers/${bad}`);
       expect(await statusAndCode(res), bad).toEqual({ status: 400, code: "DIGEST_INVALID" });
@@ -159,6 +170,7 @@ describe("referrers of an image", () => {
   });
 
   it("deleting a referrer's tag keeps it listed; deleting the referrer manifest removes it", async () => {
+    const { repo, subject, sbom, sig } = await image();
     const untag = await req(url, `/v2/${repo}/manifests/sig-tag`, { method: "DELETE" });
     expect(untag.status).toBe(202);
     expect((await referrers(repo, subject.digest)).body.manifests.map((d) => d.digest).sort()).toEqual(

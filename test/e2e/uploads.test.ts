@@ -1,7 +1,8 @@
 // Blob uploads end to end (spec end-4a/4b, end-5, end-6, end-11, end-13 and the status GET): every way a
 // client can push a blob into Berth, checked on the wire (status and headers) and in the bucket afterwards
 // (the blob's data key, the repository's link, no leftover multipart uploads). One Berth for the file, with
-// its own root directory and 5 MiB parts, so blobs of a few MiB already span several S3 parts.
+// its own root directory and 5 MiB parts, so blobs of a few MiB already span several S3 parts. After every test,
+// the bucket holds only blob data and exact link files, and no open multipart upload.
 import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
@@ -46,6 +47,28 @@ afterAll(async () => {
 
 afterEach((ctx) => {
   if (ctx.task.result?.state === "fail") console.error(`--- wrangler logs (tail)\n${berth.logs().slice(-6000)}`);
+});
+
+// What every test must leave in the bucket, checked after each one (so a failure names the test that caused it,
+// and no test depends on others having run): only blob data and link files, each link holding exactly
+// "<alg>:<hex>", and no open multipart upload (given a few seconds: a cancelled session aborts its upload from
+// its alarm).
+const ALLOWED_KEY = new RegExp(
+  `^${V2}/(blobs/(sha256/[0-9a-f]{2}/[0-9a-f]{64}|sha512/[0-9a-f]{2}/[0-9a-f]{128})/data|repositories/[a-z0-9/._-]+/_layers/(sha256/[0-9a-f]{64}|sha512/[0-9a-f]{128})/link)$`,
+);
+const linksChecked = new Set<string>(); // content-addressed: a link checked once stays right
+afterEach(async () => {
+  const keys = await listKeys(`${ROOT}/`);
+  expect(keys.filter((k) => !ALLOWED_KEY.test(k)), "keys that are neither blob data nor a repository's link").toEqual([]);
+  for (const k of keys.filter((k) => k.endsWith("/link") && !linksChecked.has(k))) {
+    const [alg, hex] = k.split("/").slice(-3, -1);
+    const content = await getObject(k);
+    if (content === null) continue; // deleted meanwhile
+    expect(new TextDecoder().decode(content), k).toBe(`${alg}:${hex}`);
+    linksChecked.add(k);
+  }
+  for (let i = 0; i < 40 && (await listMultipartUploads(`${ROOT}/`)).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
+  await expectNoOpenMultipart();
 });
 
 /** Bytes behind the blob's 307: the presigned URL must be on the S3 endpoint and serve exactly the blob. */
@@ -642,23 +665,6 @@ describe("interrupted monolithic uploads", () => {
     expect(st).toEqual({ status: 404, code: "BLOB_UPLOAD_UNKNOWN" });
     expect(await getObject(blobKey(digest))).toBeNull();
     expect(await getObject(linkKey(repo, digest))).toBeNull();
-    await expectNoOpenMultipart();
-  });
-});
-
-describe("the whole bucket after all of the above", () => {
-  it("holds only blob data and link files, with no open multipart uploads", async () => {
-    const keys = await listKeys(`${ROOT}/`);
-    expect(keys.length).toBeGreaterThan(0);
-    const allowed = new RegExp(
-      `^${V2}/(blobs/(sha256/[0-9a-f]{2}/[0-9a-f]{64}|sha512/[0-9a-f]{2}/[0-9a-f]{128})/data|repositories/[a-z0-9/._-]+/_layers/(sha256/[0-9a-f]{64}|sha512/[0-9a-f]{128})/link)$`,
-    );
-    expect(keys.filter((k) => !allowed.test(k))).toEqual([]);
-    for (const k of keys.filter((k) => k.endsWith("/link"))) {
-      const [alg, hex] = k.split("/").slice(-3, -1);
-      const content = await getObject(k);
-      expect(new TextDecoder().decode(content!)).toBe(`${alg}:${hex}`);
-    }
     await expectNoOpenMultipart();
   });
 });
