@@ -247,12 +247,12 @@ const liveGroups = new Set(); // pgids of wrangler dev
 const liveSwifts = new Map(); // Swift state dir -> whether it is a temp dir (removed too)
 const liveDirs = new Set(); // other temp dirs
 
-/** SIGKILLs every process group and Swift this module started that still runs; removes their temp dirs. */
+/** Kills every process group (SIGKILL) and Swift (SIGTERM) this module started that still runs; removes their temp dirs. */
 export function killAllSync() {
   for (const pgid of liveGroups) killGroup(pgid, "SIGKILL");
   liveGroups.clear();
   for (const [stateDir, temp] of liveSwifts) {
-    killFromPidFiles(stateDir, "SIGKILL");
+    killFromPidFiles(stateDir, "SIGTERM"); // Swift's servers exit on TERM; there is no time to wait here
     if (temp) rmQuiet(stateDir);
   }
   liveSwifts.clear();
