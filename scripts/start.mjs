@@ -2,8 +2,8 @@
 // creates bucket "registry", then runs `wrangler dev` on 127.0.0.1:5000 wired to it (from the project itself,
 // so edits to src/ reload the Worker). If the developer's .dev.vars names their own bucket, Swift is skipped
 // and wrangler reads .dev.vars itself. The stack is started by scripts/lib/stack.mjs, as for the tests and the
-// benchmark. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops wrangler and the Swift this script started; a second
-// signal kills them at once.
+// benchmark. Ctrl-C (SIGINT), SIGTERM or SIGHUP (to this script or to npm) stops wrangler and the Swift this
+// script started; a second signal kills them at once.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { PROJECT_ROOT, killAllSync, startSwift, startWrangler } from "./lib/stack.mjs";
@@ -37,6 +37,12 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
     stopper.abort();
   });
 }
+// `kill -TERM <npm's pid>` reaches npm and the `sh -c` it runs this script with, but sh dies without passing it
+// on: this script would live on, reparented, with wrangler and Swift. So a change of parent means stop too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stopper.abort();
+}, 500).unref();
 const stopped = new Promise((resolve) => stopper.signal.addEventListener("abort", () => resolve(undefined), { once: true }));
 const isAbort = (e) => stopper.signal.aborted || (e instanceof Error && e.name === "AbortError");
 
@@ -74,8 +80,12 @@ async function main() {
         REGISTRY_AUTH: "none",
       };
     }
+    // With cron triggers in wrangler.toml, wrangler warns that they do not fire locally; --test-scheduled lets
+    // them be fired by hand instead (GET /__scheduled), which the ready line below says.
+    const crons = /^\s*crons\s*=\s*\[\s*"/m.test(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"));
     wrangler = await startWrangler({
       vars,
+      extraArgs: crons ? ["--test-scheduled"] : [],
       snapshot: false,
       envFile: null, // wrangler reads the project's .dev.vars (if any); --var settings override it
       preferredPort: 5000,
@@ -90,6 +100,7 @@ async function main() {
       `registry listening on ${wrangler.url} (${storageNote}); try: skopeo copy --dest-tls-verify=false oci:img ` +
         `docker://127.0.0.1:${wrangler.port}/demo:1   (Ctrl-C stops)`,
     );
+    if (crons) log(`scheduled jobs (wrangler.toml [triggers]) run only when asked locally: curl ${wrangler.url}/__scheduled`);
     await Promise.race([wrangler.exited(), stopped]);
     if (stopper.signal.aborted) return 0;
     const info = wrangler.exitInfo();
