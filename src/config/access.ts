@@ -33,8 +33,8 @@ interface PolicyGroup {
   anonymousPolicy: ReadonlySet<Action>;
 }
 
-function fail(where: string, why: string): ConfigError {
-  return new ConfigError(SETTING, where === "" ? why : `${where}: ${why}`);
+function fail(where: string, why: string, setting = SETTING): ConfigError {
+  return new ConfigError(setting, where === "" ? why : `${where}: ${why}`);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -80,19 +80,24 @@ const SEGMENT_CHARS = /^[a-z0-9._*?-]+$/;
  * segment, `?` one character, and a segment that is exactly `**` matches zero or more whole segments
  * (so `team/**` matches `team` and everything below it, as zot's doublestar library does). Nothing else is
  * special; characters that can never occur in a repository name are rejected so a typo cannot silently
- * match nothing.
+ * match nothing. `setting` names the setting whose value holds the pattern (BERTH_IMMUTABLE_TAGS uses the same
+ * globs).
  */
-export function compileGlob(pattern: string, where = `repositories ${JSON.stringify(pattern)}`): (repo: string) => boolean {
-  if (pattern === "") throw fail(where, "pattern is empty");
-  if (pattern.length > 512) throw fail(where, "pattern is longer than 512 characters");
+export function compileGlob(
+  pattern: string,
+  where = `repositories ${JSON.stringify(pattern)}`,
+  setting = SETTING,
+): (repo: string) => boolean {
+  if (pattern === "") throw fail(where, "pattern is empty", setting);
+  if (pattern.length > 512) throw fail(where, "pattern is longer than 512 characters", setting);
   const segments = pattern.split("/");
   for (const seg of segments) {
-    if (seg === "") throw fail(where, 'pattern has an empty path segment (leading, trailing or repeated "/")');
-    if (seg.includes("**") && seg !== "**") throw fail(where, '"**" must be a whole path segment (like "team/**")');
+    if (seg === "") throw fail(where, 'pattern has an empty path segment (leading, trailing or repeated "/")', setting);
+    if (seg.includes("**") && seg !== "**") throw fail(where, '"**" must be a whole path segment (like "team/**")', setting);
     if (!SEGMENT_CHARS.test(seg)) {
       const bad = [...seg].find((c) => !/[a-z0-9._*?-]/.test(c)) ?? "";
       const why = /[A-Z]/.test(bad) ? " (repository names are lowercase)" : /[[\]{}\\!]/.test(bad) ? " (not supported; use * and **)" : "";
-      throw fail(where, `character ${JSON.stringify(bad)} cannot match a repository name${why}`);
+      throw fail(where, `character ${JSON.stringify(bad)} cannot match a repository name${why}`, setting);
     }
   }
   return (repo: string) => matchSegments(segments, 0, repo.split("/"), 0, new Map());

@@ -4,6 +4,7 @@
 // secrets are never echoed.
 
 import { parseAuthConfig, type AuthConfig } from "./auth";
+import { parseMaintenance, type MaintenanceConfig } from "./maintenance";
 import { parseS3, type S3Config } from "./storage";
 import { parseUiConfig, type UiConfig } from "./ui";
 import { DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./values";
@@ -11,6 +12,7 @@ import { DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./v
 export { ConfigError, parseGoDuration, type Env } from "./values";
 export type { S3Config } from "./storage";
 export type { AuthConfig } from "./auth";
+export type { ImmutableTags, MaintenanceConfig } from "./maintenance";
 export type { UiConfig } from "./ui";
 
 /** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */
@@ -32,6 +34,8 @@ export interface Config extends UploadConfig {
   redirectExpirySeconds: number;
   /** REGISTRY_STORAGE_DELETE_ENABLED: allow DELETE of blobs and manifests. */
   deleteEnabled: boolean;
+  /** Read-only mode and immutable tags (REGISTRY_STORAGE_MAINTENANCE_READONLY, BERTH_IMMUTABLE_TAGS). */
+  maintenance: MaintenanceConfig;
   /** Authentication and access control (REGISTRY_AUTH, REGISTRY_ACCESSCONTROL, …). */
   auth: AuthConfig;
   /** The web UI and cross-origin API access (BERTH_UI, BERTH_CORS_ORIGINS). */
@@ -65,6 +69,7 @@ export function parseConfig(env: Env): Config {
     redirectDisable: readBool(env, "REGISTRY_STORAGE_REDIRECT_DISABLE", false),
     redirectExpirySeconds: expiryMs / SECOND,
     deleteEnabled: readBool(env, "REGISTRY_STORAGE_DELETE_ENABLED", true),
+    maintenance: parseMaintenance(env),
     auth: parseAuthConfig(env),
     ui: parseUiConfig(env),
   };

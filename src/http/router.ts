@@ -128,6 +128,10 @@ const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/v2/:name+/blobs/:digest", blobs);
 
 export async function route(req: Request, ctx: RegistryContext): Promise<Response> {
+  if (ctx.cfg.maintenance.readOnly && req.method !== "GET" && req.method !== "HEAD") {
+    // Distribution's storage.maintenance.readonly: pulls work, every write is refused before anything else.
+    throw new OciError("UNSUPPORTED", "the registry is in read-only mode (REGISTRY_STORAGE_MAINTENANCE_READONLY): writes are refused", { status: 405 });
+  }
   const res = await router.fetch(req as IRequest, ctx);
   if (res) return res;
   throw new OciError("UNSUPPORTED", "no such endpoint in the registry API", { status: 404 });

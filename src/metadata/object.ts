@@ -1,9 +1,10 @@
 // The repository metadata Durable Object: one per repository name, hosting RepositoryWrites (writes.ts) so
 // that every change to the repository's revision links, tags and referrers index is made one at a time. It
 // holds no state of its own: the bucket is the truth, and the object only orders the writes. It parses only
-// the storage settings.
+// the storage settings and the immutable tags.
 
 import { DurableObject } from "cloudflare:workers";
+import { parseMaintenance } from "../config/maintenance";
 import { parseS3 } from "../config/storage";
 import type { RpcResult } from "../oci/rpc";
 import { createStorage } from "../storage";
@@ -14,7 +15,8 @@ export class RepositoryMetadata extends DurableObject implements RepositoryMetad
   private instance: RepositoryWrites | null = null;
 
   private writes(): RepositoryWrites {
-    this.instance ??= new RepositoryWrites(createStorage(parseS3(this.env as Record<string, unknown>)));
+    const env = this.env as Record<string, unknown>;
+    this.instance ??= new RepositoryWrites(createStorage(parseS3(env)), parseMaintenance(env).immutableTags);
     return this.instance;
   }
 

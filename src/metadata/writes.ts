@@ -2,19 +2,25 @@
 // one at a time. Every such change of the registry goes through here (inside the repository's Durable
 // Object, object.ts), so concurrent manifest PUTs, tag moves and deletes land as if in some serial order:
 // a delete can no longer unlink a manifest between a concurrent PUT's link and its tag, and a conditional
-// tag update (If-Match, If-None-Match) is checked and applied with nothing in between. Reads stay direct
+// tag update (If-Match, If-None-Match) and the immutability of a tag (BERTH_IMMUTABLE_TAGS: created once, never
+// moved or deleted) are checked and applied with nothing in between. Reads stay direct
 // from the bucket. Manifest bytes are stored before the call (content-addressed, safe from anywhere).
 
 import { formatDigest, parseDigest } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import { Serial, type RpcResult } from "../oci/rpc";
+import type { ImmutableTags } from "../config/maintenance";
 import type { Storage } from "../storage";
 import type { ManifestLink, ManifestLinked, RepositoryMetadataRpc } from "./protocol";
 
 export class RepositoryWrites implements RepositoryMetadataRpc {
   private readonly serial = new Serial("repository metadata", "internal error while updating the repository");
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    /** BERTH_IMMUTABLE_TAGS: checked here, in the serialized step, so two racing creators leave one winner. */
+    private readonly immutable: ImmutableTags = { covers: () => false, empty: true },
+  ) {}
 
   linkManifest(repo: string, link: ManifestLink): Promise<RpcResult<ManifestLinked>> {
     return this.serial.run(async () => {
@@ -26,6 +32,9 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
         const current = await tags.resolve(repo, tag);
         const was = current ? formatDigest(current) : null;
         checkPreconditions(link, tag, was);
+        if (was !== null && was !== link.digest && this.immutable.covers(repo, tag)) {
+          throw immutableTag(`tag ${tag} is immutable: it points at ${was} and cannot be moved`);
+        }
         if (was !== null && was !== link.digest && !link.mayMove) return { outcome: "needs-update", tag };
         previous.push(was);
       }
@@ -43,6 +52,8 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
       if (!(await manifests.exists(repo, digest))) throw manifestUnknown(raw);
       // Tags first, so no tag is ever left naming a manifest the repository no longer holds.
       const removed = await tags.pointingTo(repo, digest);
+      const kept = removed.find((t) => this.immutable.covers(repo, t));
+      if (kept !== undefined) throw immutableTag(`the manifest is named by the immutable tag ${kept}, so it cannot be deleted`);
       for (const t of removed) await tags.delete(repo, t);
       if (subject) await referrers.remove(repo, parseDigest(subject), digest);
       await manifests.unlink(repo, digest);
@@ -52,6 +63,7 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
 
   deleteTag(repo: string, tag: string): Promise<RpcResult<null>> {
     return this.serial.run(async () => {
+      if (this.immutable.covers(repo, tag)) throw immutableTag(`tag ${tag} is immutable and cannot be deleted`);
       if (!(await this.storage.tags.delete(repo, tag))) throw manifestUnknown(tag);
       return null;
     });
@@ -79,6 +91,10 @@ function preconditionFailed(message: string, current: string | null): OciError {
     status: 412,
     headers: current === null ? {} : { ETag: `"${current}"` },
   });
+}
+
+function immutableTag(message: string): OciError {
+  return new OciError("DENIED", `${message} (BERTH_IMMUTABLE_TAGS)`);
 }
 
 function manifestUnknown(ref: string): OciError {

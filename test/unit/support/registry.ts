@@ -271,7 +271,7 @@ export class TestRegistry {
       session: (repo, uuid) => this.sessions.stub(repo, uuid),
       metadata: (repo) => {
         let w = this.metadata.get(repo);
-        if (!w) this.metadata.set(repo, (w = new RepositoryWrites(storageOn(this.driver, ROOT))));
+        if (!w) this.metadata.set(repo, (w = new RepositoryWrites(storageOn(this.driver, ROOT), this.cfg.maintenance.immutableTags)));
         return w;
       },
       jobs: () => this.jobRunner,
