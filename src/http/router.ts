@@ -9,6 +9,7 @@ import { deleteBlob, getBlob, headBlob } from "../registry/blobs";
 import { listRepositories } from "../registry/catalog";
 import { type RegistryContext, json } from "../registry/context";
 import { deleteManifest, getManifest, putManifest } from "../registry/manifests";
+import { health } from "../registry/health";
 import { jobStatus, startJob } from "../registry/jobs";
 import { listReferrers } from "../registry/referrers";
 import { listTags } from "../registry/tags";
@@ -117,6 +118,7 @@ const only =
 // Order matters: the greedy `:name+` would otherwise let `/blobs/:digest` claim upload paths.
 const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/v2", only(["GET", "HEAD"], base))
+  .all("/health", only(["GET", "HEAD"], (req, ctx) => health(ctx, req.method === "HEAD")))
   .all("/v2/_berth/ext/jobs/:kind", jobs)
   .all("/v2/_catalog", only(["GET"], (_req, ctx) => (ctx.access.require(null, "read"), listRepositories(ctx))))
   .all("/v2/_berth/ext/blobs/:name+/:digest", only(["GET"], (req, ctx) => getSmallBlob(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest"))))) // the web UI reads image configs here (blob GET redirects cross-origin)

@@ -8,8 +8,8 @@ import { parseUiConfig, type UiConfig } from "../config/ui";
 import type { Env } from "../config/values";
 import { corsDecision, isApiPath, preflightResponse, withCors } from "./cors";
 
-/** Paths the UI never claims (the registry's token endpoint is /token when Berth issues tokens). */
-const REGISTRY_PATHS = new Set(["/token"]);
+/** Paths the UI never claims (the registry's token endpoint is /token when Berth issues tokens; its health check). */
+const REGISTRY_PATHS = new Set(["/token", "/health"]);
 
 /**
  * Headers of every UI file. The UI is plain same-origin modules and a stylesheet: nothing inline, nothing from

@@ -18,6 +18,8 @@ export interface Storage {
   tags: TagStore;
   referrers: ReferrerStore;
   repositories: RepositoryStore;
+  /** One cheap request to the bucket (a listing of at most one key): throws when the bucket does not answer. */
+  ping(): Promise<void>;
 }
 
 /** The stores over the configured S3 bucket. */
@@ -34,5 +36,8 @@ export function storageOn(driver: StorageDriver, rootDirectory = ""): Storage {
     tags: new TagStore(driver, layout),
     referrers: new ReferrerStore(driver, layout),
     repositories: new RepositoryStore(driver, layout),
+    ping: async () => {
+      await driver.walk(layout.root(), { pageSize: 1 }).next();
+    },
   };
 }

@@ -55,6 +55,11 @@ export class Layout {
     this.base = (rootDirectory ? `${rootDirectory}/` : "") + "docker/registry/v2/";
   }
 
+  /** Prefix of everything the registry stores (`<root>/docker/registry/v2/`). */
+  root(): string {
+    return this.base;
+  }
+
   blobData(d: Digest): string {
     if (!HEX_RE.test(d.hex)) throw new Error("layout: invalid digest");
     return `${this.blobsRoot()}${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`;
