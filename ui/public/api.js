@@ -286,6 +286,12 @@ export class Registry {
         if (res.ok) return res;
         // An expired token: one more try with a new one.
         if (res.status === 401 && this.mode?.kind === "token" && attempt === 0 && /invalid_token/.test(res.headers.get("WWW-Authenticate") ?? "")) continue;
+        if (res.status === 401 && this.mode?.kind === "basic" && this.session) {
+          // Basic credentials that no longer work (a new password, a removed user): the session is over.
+          await res.body?.cancel();
+          this.setSession(null);
+          throw new ApiError(401, "UNAUTHORIZED", "your session has ended (the password may have changed); sign in again");
+        }
         throw await errorOf(res);
       }
     } finally {
@@ -306,8 +312,12 @@ export class Registry {
     return { names: /** @type {string[]} */ (body.repositories ?? []), more: res.headers.has("Link") };
   }
 
-  /** Every tag of `repo`, page by page (names only: 5,000 tags are ~100 KB). @param {string} repo @param {AbortSignal} [signal] */
-  async allTags(repo, signal) {
+  /**
+   * Every tag of `repo`, a registry page (1,000 names) at a time: names only, so 5,000 tags are ~100 KB.
+   * `onPage` hears the names so far after each page (`done` on the last), so the first page can show at once.
+   * @param {string} repo @param {AbortSignal} [signal] @param {(sofar: string[], done: boolean) => void} [onPage]
+   */
+  async allTags(repo, signal, onPage) {
     /** @type {string[]} */
     const tags = [];
     let path = `/v2/${repo}/tags/list?n=1000`;
@@ -317,9 +327,11 @@ export class Registry {
       tags.push(...(body.tags ?? []));
       const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get("Link") ?? "");
       if (!next || !next[1]) break;
+      onPage?.(tags.slice(), false);
       const u = new URL(next[1], location.origin);
       path = u.pathname + u.search;
     }
+    onPage?.(tags, true);
     return tags;
   }
 

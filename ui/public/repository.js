@@ -111,16 +111,35 @@ export async function repositoryView(ctx, repo) {
     ),
   );
 
-  let tags;
-  try {
-    tags = await registry.allTags(repo, signal);
-  } catch (e) {
-    if (signal.aborted) return;
+  // The first page of names is shown as soon as it arrives (names come sorted); sorting otherwise, filtering,
+  // or paging beyond what arrived waits for the rest.
+  /** @type {string[]} */
+  let tags = [];
+  let complete = false;
+  let shown = false;
+  /** @type {(v?: unknown) => void} */
+  let arrived = () => {};
+  const first = new Promise((r) => (arrived = r));
+  let failure = /** @type {unknown} */ (null);
+  registry
+    .allTags(repo, signal, (sofar, done) => {
+      tags = sofar;
+      complete = done;
+      arrived();
+      if (shown && !signal.aborted) void render(false);
+    })
+    .catch((e) => {
+      failure = e;
+      arrived();
+      if (shown && !signal.aborted) replace(box, errorNotice(e, registry));
+    });
+  await first;
+  if (signal.aborted) return;
+  if (failure !== null && tags.length === 0) {
     status.textContent = "";
-    replace(box, errorNotice(e, registry));
+    replace(box, errorNotice(failure, registry));
     return;
   }
-  if (signal.aborted) return;
 
   /** @type {Map<string, Promise<TagDetails>>} */
   const details = new Map();
@@ -169,10 +188,15 @@ export async function repositoryView(ctx, repo) {
   });
 
   let run = 0;
+  let rendered = "";
   /** @param {boolean} focusSort */
   const render = async (focusSort) => {
     const mine = ++run;
     const q = filter.value.trim();
+    if (!complete && (sort !== "name" || q !== "" || page * PAGE > tags.length)) {
+      status.textContent = `Reading tags… ${count(tags.length)} so far.`;
+      return; // rendered again when the last page arrives
+    }
     const matching = q ? tags.filter((t) => t.includes(q)) : tags.slice();
     matching.sort();
     if (sort === "-name") matching.reverse();
@@ -183,6 +207,7 @@ export async function repositoryView(ctx, repo) {
     if (byTime) {
       // Creation time is read per tag: the page's tags are ordered once all of them are known.
       replace(body, rows.map((t) => row(t)));
+      rendered = "";
       await Promise.allSettled(rows.map(detailsOf));
       if (mine !== run || signal.aborted) return;
       const t = (/** @type {string} */ tag) => {
@@ -196,13 +221,17 @@ export async function repositoryView(ctx, repo) {
     timeTh.setAttribute("aria-sort", sort === "time" ? "ascending" : sort === "-time" ? "descending" : "none");
     const order =
       sort === "name" ? "by name, A to Z" : sort === "-name" ? "by name, Z to A" : `by creation time, ${sort === "-time" ? "newest" : "oldest"} first${pages > 1 ? " within each page" : ""}`;
-    const of = q ? `${count(matching.length)} of ${count(tags.length)} tags match “${q}”` : `${count(tags.length)} ${tags.length === 1 ? "tag" : "tags"}`;
+    const total = `${count(tags.length)}${complete ? "" : "+"}`;
+    const of = q ? `${count(matching.length)} of ${total} tags match “${q}”` : `${total} ${tags.length === 1 && complete ? "tag" : "tags"}`;
     status.textContent = tags.length === 0 ? "This repository has no tags." : matching.length === 0 ? `No tag matches “${q}”.` : `${of}, sorted ${order}.`;
     const first = (page - 1) * PAGE + 1;
     caption.textContent = matching.length === 0 ? "" : `Tags ${count(first)} to ${count(first + rows.length - 1)} of ${count(matching.length)}`;
     table.hidden = matching.length === 0;
 
-    replace(body, rows.map((t) => row(t)));
+    // The same rows again (the rest of the names arrived) are left alone, and so is the focus in them.
+    const key = JSON.stringify([rows, sort]);
+    if (key !== rendered) replace(body, rows.map((t) => row(t)));
+    rendered = key;
     renderPager(pages);
     if (focusSort) /** @type {HTMLElement | null} */ ((byTime ? timeTh : nameTh).querySelector("button"))?.focus();
   };
@@ -254,7 +283,7 @@ export async function repositoryView(ctx, repo) {
     replace(
       pager,
       h("button", { type: "button", "data-go": "prev", disabled: page <= 1, onclick: () => go(page - 1, "prev") }, "Previous page"),
-      h("span", { "aria-live": "polite" }, `Page ${count(page)} of ${count(pages)}`),
+      h("span", { "aria-live": "polite" }, `Page ${count(page)} of ${count(pages)}${complete ? "" : "+"}`),
       h("button", { type: "button", "data-go": "next", disabled: page >= pages, onclick: () => go(page + 1, "next") }, "Next page"),
     );
   };
