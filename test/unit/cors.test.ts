@@ -1,7 +1,9 @@
 // Unit tests of src/http/cors.ts: which requests get CORS headers (listed origins on /v2/ only), what a
-// preflight answers, and that every other request is left exactly as it was.
+// preflight answers, and that every other request is left exactly as it was; and the front door (http/ui.ts):
+// which requests are the UI's and which the registry's.
 import { describe, expect, it } from "vitest";
 import { ALLOW_HEADERS, corsDecision, isApiPath, preflightResponse, withCors } from "../../src/http/cors";
+import { withUi } from "../../src/http/ui";
 
 const cfg = { corsOrigins: ["https://ui.example.com", "http://127.0.0.1:8080"] };
 
@@ -80,5 +82,61 @@ describe("withCors", () => {
   it("leaves other answers untouched", () => {
     const res = new Response("x");
     expect(withCors({ kind: "none" }, res)).toBe(res);
+  });
+});
+
+describe("withUi (the Worker's front door)", () => {
+  const assets = { fetch: async (req: Request) => new Response(`asset ${new URL(req.url).pathname}`, { headers: { "Content-Type": "text/html" } }) };
+  const inner = {
+    fetch: async (req: Request, _env: Record<string, unknown>, _ctx: unknown) =>
+      new Response(`registry ${new URL(req.url).pathname}`, { status: new URL(req.url).pathname.startsWith("/v2") ? 200 : 404 }),
+    scheduled: async () => undefined,
+  };
+  const front = withUi(inner);
+  const ctx = {};
+  const call = async (path: string, env: Record<string, unknown>, init: RequestInit = {}) => {
+    const res = await front.fetch(new Request(`https://registry.example.com${path}`, init), env, ctx);
+    return { res, body: await res.text() };
+  };
+
+  it("serves the UI outside /v2/ from the assets, with the UI's security headers", async () => {
+    const { res, body } = await call("/", { ASSETS: assets });
+    expect(body).toBe("asset /");
+    expect(res.headers.get("Content-Security-Policy")).toMatch(/default-src 'none'/);
+    expect(res.headers.get("X-Frame-Options")).toBe("DENY");
+    expect((await call("/app.js", { ASSETS: assets })).body).toBe("asset /app.js");
+  });
+
+  it("leaves /v2/ and the token endpoint to the registry", async () => {
+    expect((await call("/v2/", { ASSETS: assets })).body).toBe("registry /v2/");
+    expect((await call("/v2/team/app/tags/list", { ASSETS: assets })).body).toBe("registry /v2/team/app/tags/list");
+    expect((await call("/token", { ASSETS: assets })).body).toBe("registry /token");
+  });
+
+  it("with BERTH_UI=false, or no ASSETS binding, everything is the registry's (404 outside /v2/)", async () => {
+    const off = await call("/", { ASSETS: assets, BERTH_UI: "false" });
+    expect([off.res.status, off.body]).toEqual([404, "registry /"]);
+    expect((await call("/", {})).body).toBe("registry /");
+  });
+
+  it("answers preflights from listed origins and adds CORS headers to their answers, on /v2/ only", async () => {
+    const env = { ASSETS: assets, BERTH_CORS_ORIGINS: "https://ui.example.com" };
+    const pre = await call("/v2/x/tags/list", env, { method: "OPTIONS", headers: { Origin: "https://ui.example.com", "Access-Control-Request-Method": "GET" } });
+    expect([pre.res.status, pre.body]).toEqual([204, ""]);
+    expect(pre.res.headers.get("Access-Control-Allow-Origin")).toBe("https://ui.example.com");
+    const get = await call("/v2/", env, { headers: { Origin: "https://ui.example.com" } });
+    expect(get.body).toBe("registry /v2/");
+    expect(get.res.headers.get("Access-Control-Allow-Origin")).toBe("https://ui.example.com");
+    const other = await call("/v2/", env, { headers: { Origin: "https://other.example.com" } });
+    expect(other.res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    expect((await call("/", env, { headers: { Origin: "https://ui.example.com" } })).res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+
+  it("hands a bad setting to the registry, which reports it naming the setting", async () => {
+    expect((await call("/", { ASSETS: assets, BERTH_CORS_ORIGINS: "not an origin" })).body).toBe("registry /");
+  });
+
+  it("keeps the wrapped handler's other entry points", () => {
+    expect(front.scheduled).toBe(inner.scheduled);
   });
 });
