@@ -1,15 +1,14 @@
 // The front door of the Worker: Berth's web UI (static files in ui/public, served through the ASSETS binding;
 // wrangler.toml runs the Worker first so this code decides) and CORS on the registry API. Wraps the registry's
 // fetch handler: /v2/ goes to it (with a CORS preflight answered here, and CORS headers added, for the origins of
-// BERTH_CORS_ORIGINS), the token endpoint too, and every other path is the UI's while BERTH_UI is on. With
-// BERTH_UI=false (or no ASSETS binding) everything goes to the registry, which answers 404 outside /v2/.
+// BERTH_CORS_ORIGINS). Outside /v2/, a GET or HEAD of one of the UI's files is answered from the assets while
+// BERTH_UI is on; everything else (the token endpoint, /health, any path the UI has no file for) goes to the
+// registry, so the UI never shadows a route of the registry's. With BERTH_UI=false (or no ASSETS binding)
+// everything goes to the registry, which answers 404 outside its routes.
 
 import { parseUiConfig, type UiConfig } from "../config/ui";
 import type { Env } from "../config/values";
 import { corsDecision, isApiPath, preflightResponse, withCors } from "./cors";
-
-/** Paths the UI never claims (the registry's token endpoint is /token when Berth issues tokens; its health check). */
-const REGISTRY_PATHS = new Set(["/token", "/health"]);
 
 /**
  * Headers of every UI file. The UI is plain same-origin modules and a stylesheet: nothing inline, nothing from
@@ -25,8 +24,9 @@ export const UI_HEADERS: Record<string, string> = {
   "Cross-Origin-Opener-Policy": "same-origin",
 };
 
-interface Handler<E> {
-  fetch(req: Request, env: E, ctx: ExecutionContext): Promise<Response>;
+/** A Worker's handler object; C is its ExecutionContext (left generic: unit tests run without Workers types). */
+interface Handler<E, C> {
+  fetch(req: Request, env: E, ctx: C): Promise<Response>;
 }
 
 interface AssetsBinding {
@@ -54,19 +54,24 @@ function assetsOf(env: Env): AssetsBinding | null {
   return a !== null && typeof a === "object" && typeof a.fetch === "function" ? (a as AssetsBinding) : null;
 }
 
-/** Serves one UI file from the assets, with the UI's security headers. */
-export async function serveUiFile(req: Request, assets: AssetsBinding): Promise<Response> {
+/** One UI file from the assets, with the UI's security headers; null when the UI has no such file. */
+export async function serveUiFile(req: Request, assets: AssetsBinding): Promise<Response | null> {
+  if (req.method !== "GET" && req.method !== "HEAD") return null;
   const res = await assets.fetch(req);
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return null;
+  }
   const out = new Response(res.body, res);
   for (const [k, v] of Object.entries(UI_HEADERS)) out.headers.set(k, v);
   return out;
 }
 
 /** Wraps the registry's handler with the UI and CORS (see the top of this file); its other handlers stay as they are. */
-export function withUi<E extends Env, H extends Handler<E>>(inner: H): H {
+export function withUi<E extends Env, C, H extends Handler<E, C>>(inner: H & Handler<E, C>): H {
   return {
     ...inner,
-    async fetch(req: Request, env: E, ctx: ExecutionContext): Promise<Response> {
+    async fetch(req: Request, env: E, ctx: C): Promise<Response> {
       const cfg = uiConfigOf(env);
       if (cfg === null) return inner.fetch(req, env, ctx);
       const url = new URL(req.url);
@@ -75,8 +80,7 @@ export function withUi<E extends Env, H extends Handler<E>>(inner: H): H {
         return preflightResponse(cors) ?? withCors(cors, await inner.fetch(req, env, ctx));
       }
       const assets = cfg.enabled ? assetsOf(env) : null;
-      if (assets === null || REGISTRY_PATHS.has(url.pathname)) return inner.fetch(req, env, ctx);
-      return serveUiFile(req, assets);
+      return (assets !== null ? await serveUiFile(req, assets) : null) ?? inner.fetch(req, env, ctx);
     },
   };
 }

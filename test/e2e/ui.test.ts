@@ -219,8 +219,17 @@ describe("open registry", () => {
     const v2 = await fetch(`${base}/v2/`);
     expect(v2.status).toBe(200);
     expect(await v2.json()).toEqual({});
-    // The token path and unknown API paths are still the registry's.
-    expect((await fetch(`${base}/v2/nothing/here`)).status).toBe(404);
+    // Unknown API paths, paths the UI has no file for, and the registry's routes outside /v2/ are the registry's.
+    const unknown = await fetch(`${base}/v2/nothing/here`);
+    expect([unknown.status, unknown.headers.get("content-type")]).toEqual([404, "application/json"]);
+    await unknown.body?.cancel();
+    const noFile = await fetch(`${base}/no-such-file`);
+    expect([noFile.status, noFile.headers.get("content-type")]).toEqual([404, "application/json"]);
+    await noFile.body?.cancel();
+    const health = await fetch(`${base}/health`);
+    expect(health.headers.get("content-type")).toMatch(/json/);
+    expect(health.headers.get("content-security-policy")).toBeNull();
+    await health.body?.cancel();
   });
 
   it("catalog: every repository, filtered as you type, a page at a time", async () => {

@@ -1,6 +1,6 @@
 // Unit tests of src/http/cors.ts: which requests get CORS headers (listed origins on /v2/ only), what a
 // preflight answers, and that every other request is left exactly as it was; and the front door (http/ui.ts):
-// which requests are the UI's and which the registry's.
+// which requests are the UI's (reads of its files) and which the registry's (everything else).
 import { describe, expect, it } from "vitest";
 import { ALLOW_HEADERS, corsDecision, isApiPath, preflightResponse, withCors } from "../../src/http/cors";
 import { withUi } from "../../src/http/ui";
@@ -86,7 +86,13 @@ describe("withCors", () => {
 });
 
 describe("withUi (the Worker's front door)", () => {
-  const assets = { fetch: async (req: Request) => new Response(`asset ${new URL(req.url).pathname}`, { headers: { "Content-Type": "text/html" } }) };
+  const files = new Set(["/", "/app.js"]);
+  const assets = {
+    fetch: async (req: Request) => {
+      const p = new URL(req.url).pathname;
+      return files.has(p) ? new Response(`asset ${p}`, { headers: { "Content-Type": "text/html" } }) : new Response("not found", { status: 404 });
+    },
+  };
   const inner = {
     fetch: async (req: Request, _env: Record<string, unknown>, _ctx: unknown) =>
       new Response(`registry ${new URL(req.url).pathname}`, { status: new URL(req.url).pathname.startsWith("/v2") ? 200 : 404 }),
@@ -107,10 +113,14 @@ describe("withUi (the Worker's front door)", () => {
     expect((await call("/app.js", { ASSETS: assets })).body).toBe("asset /app.js");
   });
 
-  it("leaves /v2/ and the token endpoint to the registry", async () => {
+  it("leaves /v2/, and every path the UI has no file for, to the registry", async () => {
     expect((await call("/v2/", { ASSETS: assets })).body).toBe("registry /v2/");
     expect((await call("/v2/team/app/tags/list", { ASSETS: assets })).body).toBe("registry /v2/team/app/tags/list");
     expect((await call("/token", { ASSETS: assets })).body).toBe("registry /token");
+    expect((await call("/health", { ASSETS: assets })).body).toBe("registry /health");
+    expect((await call("/no/such/file", { ASSETS: assets })).res.status).toBe(404);
+    // Only reads are the UI's: a POST to a UI path is the registry's.
+    expect((await call("/", { ASSETS: assets }, { method: "POST", body: "x" })).body).toBe("registry /");
   });
 
   it("with BERTH_UI=false, or no ASSETS binding, everything is the registry's (404 outside /v2/)", async () => {
