@@ -197,7 +197,8 @@ describe("invalid digests", () => {
 
 describe("unknown paths and wrong methods", () => {
   it("unknown paths answer 404 with an OCI error body", async () => {
-    for (const path of ["/", "/v1/", "/v3/", "/v2/ok/foo", "/v2/ok/blobs", "/v2/ok/blobs/", "/v2/ok/manifests/", "/favicon.ico", "/v2/ok/tags"]) {
+    // "/" and "/favicon.ico" are the web UI's (BERTH_UI, on by default; ui.test.ts checks them with it off).
+    for (const path of ["/v1/", "/v3/", "/v2/ok/foo", "/v2/ok/blobs", "/v2/ok/blobs/", "/v2/ok/manifests/", "/nowhere.html", "/v2/ok/tags"]) {
       const res = await send("GET", path);
       expect(res.status, path).toBe(404);
       expect(res.headers["content-type"], path).toMatch(/^application\/json/);
