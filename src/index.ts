@@ -10,12 +10,12 @@ import { errorResponse, withCommonHeaders } from "./http/respond";
 import { route } from "./http/router";
 import { withUi } from "./http/ui";
 import type { JobCoordinatorRpc } from "./jobs/protocol";
-import { SCHEDULED_JOBS } from "./jobs/kinds";
 import type { RepositoryMetadataRpc } from "./metadata/protocol";
 import type { AccessGuard, RegistryContext, RequestInfo } from "./registry/context";
 import { UploadHints } from "./registry/upload-hints";
 import { NO_LISTENER, type WriteListener } from "./registry/writes";
 import { createStorage, type Storage } from "./storage";
+import { SweepFence } from "./storage/sweep-fence";
 import { discardBody } from "./streams/body";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
 
@@ -40,6 +40,7 @@ interface Setup {
   auth: AccessController;
   hints: UploadHints;
   writes: WriteListener;
+  fence: SweepFence;
 }
 
 let cached: Setup | null = null;
@@ -47,7 +48,15 @@ let cached: Setup | null = null;
 function setup(env: Env): Setup {
   if (cached?.env !== env) {
     const cfg = parseConfig(env);
-    cached = { env, cfg, storage: createStorage(cfg.s3), auth: createAccessController(cfg.auth), hints: new UploadHints(), writes: NO_LISTENER };
+    cached = {
+      env,
+      cfg,
+      storage: createStorage(cfg.s3),
+      auth: createAccessController(cfg.auth),
+      hints: new UploadHints(),
+      writes: NO_LISTENER,
+      fence: new SweepFence(() => coordinator(env)),
+    };
   }
   return cached;
 }
@@ -84,7 +93,7 @@ export default withUi({
   async fetch(req: Request, env: Env, exec: ExecutionContext): Promise<Response> {
     try {
       const url = new URL(req.url);
-      const { cfg, storage, auth, hints, writes } = setup(env);
+      const { cfg, storage, auth, hints, writes, fence } = setup(env);
       if (auth.tokenPath !== null && url.pathname === auth.tokenPath) return withCommonHeaders(await auth.handleToken(req));
       const id = await auth.authenticate(req, url);
       const request = requestInfo(req, url, id);
@@ -100,6 +109,7 @@ export default withUi({
         metadata: (repo) =>
           env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as RepositoryMetadataRpc,
         jobs: () => coordinator(env),
+        fence,
         waitUntil: (work) => exec.waitUntil(work),
         written: (event) => writes.record(event, request),
       };
@@ -115,7 +125,6 @@ export default withUi({
   /** Cron Triggers (wrangler.toml [triggers]): start each scheduled job; the coordinator runs it in steps. */
   async scheduled(_controller: ScheduledController, env: Env, exec: ExecutionContext): Promise<void> {
     setup(env); // a bad setting fails here, loudly, as it fails every request
-    const jobs = coordinator(env);
-    exec.waitUntil(Promise.all(SCHEDULED_JOBS.map((kind) => jobs.start(kind, {}))));
+    exec.waitUntil(coordinator(env).tick());
   },
 } satisfies ExportedHandler<Env>);

@@ -11,6 +11,7 @@ import { type RegistryContext, json } from "../registry/context";
 import { deleteManifest, getManifest, putManifest } from "../registry/manifests";
 import { health } from "../registry/health";
 import { jobStatus, startJob } from "../registry/jobs";
+import { gcStatus, startGc } from "../registry/gc";
 import { listReferrers } from "../registry/referrers";
 import { listTags } from "../registry/tags";
 import { getSmallBlob } from "../registry/ui-blob";
@@ -110,6 +111,12 @@ const jobs: Handler = (req, ctx) => {
   return req.method === "POST" ? startJob(ctx, kind) : jobStatus(ctx, kind);
 };
 
+const gc: Handler = (req, ctx) => {
+  if (req.method !== "GET" && req.method !== "POST") return unsupported(req);
+  ctx.access.requireAdmin();
+  return req.method === "POST" ? startGc(ctx) : gcStatus(ctx);
+};
+
 const only =
   (methods: string[], h: Handler): Handler =>
   (req, ctx) =>
@@ -120,6 +127,7 @@ const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/v2", only(["GET", "HEAD"], base))
   .all("/health", only(["GET", "HEAD"], (req, ctx) => health(ctx, req.method === "HEAD")))
   .all("/v2/_berth/ext/jobs/:kind", jobs)
+  .all("/v2/_berth/ext/gc", gc)
   .all("/v2/_catalog", only(["GET"], (_req, ctx) => (ctx.access.require(null, "read"), listRepositories(ctx))))
   .all("/v2/_berth/ext/blobs/:name+/:digest", only(["GET"], (req, ctx) => getSmallBlob(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest"))))) // the web UI reads image configs here (blob GET redirects cross-origin)
   .all("/v2/:name+/tags/list", only(["GET"], (req, ctx) => listTags(ctx, readable(req, ctx))))

@@ -1,44 +1,91 @@
 // The job coordinator Durable Object: one per registry (named "coordinator"), hosting the JobRunner with the
-// object's storage and alarm. Background work (counting the bucket today; garbage collection, retention,
-// sync and delivery later) runs here as resumable steps, never inside a client's request. It parses only the
-// storage settings.
+// object's storage and alarm, and the garbage collector's fence (gc/fence.ts) with its ledger in the object's
+// SQLite storage. Background work (counting the bucket, garbage collection; sync and delivery later) runs
+// here as resumable steps, never inside a client's request. It parses only the storage and GC settings.
 
 import { DurableObject } from "cloudflare:workers";
+import { parseGc, type GcConfig } from "../config/gc";
 import { parseS3 } from "../config/storage";
 import { createStorage } from "../storage";
+import type { VouchAnswer } from "../storage/sweep-fence";
+import { FenceServer, gcRunStatus, type GcRunStatus } from "./gc/fence";
+import { GcLedger, type Sql } from "./gc/ledger";
+import { gc } from "./gc/job";
+import type { GcRuntime } from "./job";
 import { JOBS } from "./kinds";
 import type { JobCoordinatorRpc, JobReport } from "./protocol";
 import { JobRunner } from "./runner";
+import { storageStats } from "./storage-stats";
+
+/** What the coordinator asks of a repository's metadata object (metadata/protocol.ts has the whole interface). */
+interface ManifestRemover {
+  removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept">;
+}
+
+/** A Cron Trigger fires at fixed times: a run counts as due a little before a whole interval has passed. */
+const SCHEDULE_SLACK_MS = 5 * 60_000;
 
 export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
-  private instance: JobRunner | null = null;
+  private parts: { runner: JobRunner; fence: FenceServer; gc: GcConfig } | null = null;
 
-  private runner(): JobRunner {
-    if (!this.instance) {
+  private setup(): { runner: JobRunner; fence: FenceServer; gc: GcConfig } {
+    if (!this.parts) {
+      const env = this.env as Record<string, unknown>;
       const storage = this.ctx.storage;
-      this.instance = new JobRunner(
-        {
-          get: (key) => storage.get(key),
-          put: (key, value) => storage.put(key, value),
-          list: (prefix) => storage.list({ prefix }),
-          setAlarm: (at) => storage.setAlarm(at),
-        },
+      const config = parseGc(env);
+      const ledger = new GcLedger(storage.sql as unknown as Sql);
+      const kv = { get: <T>(key: string) => storage.get<T>(key), put: (key: string, value: unknown) => storage.put(key, value) };
+      const fence = new FenceServer(ledger, kv, () => this.gcStatus(), Date.now, config.fenceLeaseMs);
+      const metadata = env.REPOSITORY_METADATA as DurableObjectNamespace;
+      const rt: GcRuntime = {
+        config,
+        ledger,
+        fence,
+        removeManifest: (repo, digest, subject, indexTags) =>
+          (metadata.get(metadata.idFromName(repo)) as unknown as ManifestRemover).removeUntagged(repo, digest, subject, indexTags),
+      };
+      const runner = new JobRunner(
+        { ...kv, list: (prefix) => storage.list({ prefix }), setAlarm: (at) => storage.setAlarm(at) },
         JOBS,
-        { storage: createStorage(parseS3(this.env as Record<string, unknown>)), now: Date.now },
+        { storage: createStorage(parseS3(env)), now: Date.now, gc: rt },
       );
+      this.parts = { runner, fence, gc: config };
     }
-    return this.instance;
+    return this.parts;
+  }
+
+  private async gcStatus(): Promise<GcRunStatus> {
+    return gcRunStatus(await this.setup().runner.status(gc.kind));
   }
 
   start(kind: string, params: Record<string, unknown>): Promise<{ started: boolean; report: JobReport } | { error: string }> {
-    return this.runner().start(kind, params);
+    return this.setup().runner.start(kind, params);
   }
 
   status(kind: string): Promise<JobReport | null> {
-    return this.runner().status(kind);
+    return this.setup().runner.status(kind);
+  }
+
+  vouch(repo: string, digests: string[]): Promise<VouchAnswer> {
+    return this.setup().fence.vouch(repo, digests);
+  }
+
+  async tick(): Promise<string[]> {
+    const { runner, gc: config } = this.setup();
+    const due = [storageStats.kind];
+    if (config.enabled) {
+      const last = await runner.status(gc.kind);
+      if (!last || Date.now() - Date.parse(last.startedAt) >= config.intervalMs - SCHEDULE_SLACK_MS) due.push(gc.kind);
+    }
+    const started: string[] = [];
+    for (const kind of due) {
+      const r = await runner.start(kind, {});
+      if ("started" in r && r.started) started.push(kind);
+    }
+    return started;
   }
 
   override alarm(): Promise<void> {
-    return this.runner().alarm();
+    return this.setup().runner.alarm();
   }
 }

@@ -1,13 +1,37 @@
 // A background job as the coordinator runs it: a plain-data state, advanced by bounded steps. Each step does
 // at most a fixed amount of work (a Durable Object alarm has a subrequest limit and 15 minutes of wall time),
 // returns the new state — the checkpoint the coordinator saves before the next alarm — and says whether the
-// job is done. A step must be safe to run again from the last saved state (the object may die mid-step).
+// job is done (or when its next step may run at the earliest). A step must be safe to run again from the last
+// saved state (the object may die mid-step).
 
+import type { GcConfig } from "../config/gc";
 import type { Storage } from "../storage";
+import type { FenceServer } from "./gc/fence";
+import type { GcLedger } from "./gc/ledger";
 
 export interface JobEnvironment {
   storage: Storage;
   now(): number;
+  /** What the garbage collector needs beyond storage (the coordinator provides it). */
+  gc?: GcRuntime;
+}
+
+export interface GcRuntime {
+  config: GcConfig;
+  ledger: GcLedger;
+  fence: FenceServer;
+  /**
+   * Removes an untagged manifest from its repository through the repository's metadata object (so it is
+   * ordered with pushes and deletes): "kept" when one of `indexTags` points at it after all.
+   */
+  removeManifest(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept">;
+}
+
+export interface StepResult<S> {
+  state: S;
+  done: boolean;
+  /** Not before this time (ms since the epoch): a step that waits for something (the fence's leases). */
+  wakeAt?: number;
 }
 
 export interface Job<S> {
@@ -16,7 +40,7 @@ export interface Job<S> {
   /** The state a new run starts from; throws Error for bad parameters. */
   start(params: Record<string, unknown>, env: JobEnvironment): S;
   /** One bounded step from a saved state. */
-  step(state: S, env: JobEnvironment): Promise<{ state: S; done: boolean }>;
+  step(state: S, env: JobEnvironment): Promise<StepResult<S>>;
   /** What the report shows of the state (counts, findings). */
   result(state: S): Record<string, unknown>;
 }

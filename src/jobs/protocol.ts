@@ -1,6 +1,8 @@
 // What the Worker and the job coordinator Durable Object say to each other over RPC, and the report of a job
 // run as the admin API shows it. Plain data only (it crosses RPC and is stored in the object's storage).
 
+import type { SweepFenceRpc } from "../storage/sweep-fence";
+
 export type JobState = "running" | "done" | "failed";
 
 export interface JobReport {
@@ -20,7 +22,8 @@ export interface JobReport {
   error: string | null;
 }
 
-export interface JobCoordinatorRpc {
+/** The coordinator also holds the garbage collector's fence (storage/sweep-fence.ts): writers vouch to it. */
+export interface JobCoordinatorRpc extends SweepFenceRpc {
   /**
    * Starts a run of the job unless one of that kind is running (then that run's report comes back, with
    * `started: false`). Unknown kinds are refused with an error message.
@@ -28,4 +31,6 @@ export interface JobCoordinatorRpc {
   start(kind: string, params: Record<string, unknown>): Promise<{ started: boolean; report: JobReport } | { error: string }>;
   /** The running or last finished run of the kind, or null when it never ran. */
   status(kind: string): Promise<JobReport | null>;
+  /** A Cron Trigger fired: starts the scheduled jobs that are due (README "Background jobs"); returns their kinds. */
+  tick(): Promise<string[]>;
 }

@@ -28,7 +28,7 @@ interface StoredRun {
 
 const runKey = (kind: string) => `run:${kind}`;
 
-export class JobRunner implements JobCoordinatorRpc {
+export class JobRunner implements Pick<JobCoordinatorRpc, "start" | "status"> {
   constructor(
     private readonly storage: RunnerStorage,
     private readonly jobs: ReadonlyMap<string, Job<unknown>>,
@@ -81,10 +81,10 @@ export class JobRunner implements JobCoordinatorRpc {
       Object.assign(run.report, { state: "failed", error: "this version of Berth no longer has the job", finishedAt: now(), updatedAt: now() });
     } else {
       try {
-        const { state, done } = await job.step(run.state, this.env);
+        const { state, done, wakeAt } = await job.step(run.state, this.env);
         run.state = state;
         run.failures = 0;
-        run.notBefore = 0;
+        run.notBefore = wakeAt ?? 0;
         run.report.steps++;
         run.report.result = job.result(state);
         run.report.error = null;

@@ -1,13 +1,14 @@
 // The repository metadata Durable Object: one per repository name, hosting RepositoryWrites (writes.ts) so
 // that every change to the repository's revision links, tags and referrers index is made one at a time. It
 // holds no state of its own: the bucket is the truth, and the object only orders the writes. It parses only
-// the storage settings and the immutable tags.
+// the storage settings and the immutable tags, and vouches to the collector's fence before it links a manifest.
 
 import { DurableObject } from "cloudflare:workers";
 import { parseMaintenance } from "../config/maintenance";
 import { parseS3 } from "../config/storage";
 import type { RpcResult } from "../oci/rpc";
 import { createStorage } from "../storage";
+import { SweepFence, type SweepFenceRpc } from "../storage/sweep-fence";
 import type { ManifestLink, ManifestLinked, RepositoryMetadataRpc } from "./protocol";
 import { RepositoryWrites } from "./writes";
 
@@ -16,7 +17,11 @@ export class RepositoryMetadata extends DurableObject implements RepositoryMetad
 
   private writes(): RepositoryWrites {
     const env = this.env as Record<string, unknown>;
-    this.instance ??= new RepositoryWrites(createStorage(parseS3(env)), parseMaintenance(env).immutableTags);
+    if (!this.instance) {
+      const jobs = env.JOBS as DurableObjectNamespace;
+      const fence = new SweepFence(() => jobs.get(jobs.idFromName("coordinator")) as unknown as SweepFenceRpc);
+      this.instance = new RepositoryWrites(createStorage(parseS3(env)), parseMaintenance(env).immutableTags, fence);
+    }
     return this.instance;
   }
 
@@ -30,5 +35,9 @@ export class RepositoryMetadata extends DurableObject implements RepositoryMetad
 
   deleteTag(repo: string, tag: string): Promise<RpcResult<null>> {
     return this.writes().deleteTag(repo, tag);
+  }
+
+  removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept"> {
+    return this.writes().removeUntagged(repo, digest, subject, indexTags);
   }
 }

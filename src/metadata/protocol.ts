@@ -17,17 +17,28 @@ export interface ManifestLink {
   ifMatch: string[] | null;
   /** If-None-Match: no tag may point at any of these digests ("*": none may exist yet). */
   ifNoneMatch: string[] | null;
+  /** The manifest's digest and every digest it references: vouched for with the collector's fence. */
+  vouch: string[];
+  /** The handler vouched during a collection and checked the references against the bucket itself. */
+  checkedFresh: boolean;
 }
 
 export type ManifestLinked =
   /** Stored; `previous[i]` is what tags[i] pointed at before (null: a new tag). */
   | { outcome: "stored"; previous: (string | null)[] }
   /** Nothing changed: `tag` exists and points elsewhere, and moving it needs "update". */
-  | { outcome: "needs-update"; tag: string };
+  | { outcome: "needs-update"; tag: string }
+  /** Nothing changed: a collection started since the handler checked the references; check them fresh and retry. */
+  | { outcome: "recheck" };
 
 export interface RepositoryMetadataRpc {
   linkManifest(repo: string, link: ManifestLink): Promise<RpcResult<ManifestLinked>>;
   /** Removes the manifest from the repository with every tag naming it; `subject` drops its referrers entry. */
   unlinkManifest(repo: string, digest: string, subject: string | null): Promise<RpcResult<{ tags: string[] }>>;
   deleteTag(repo: string, tag: string): Promise<RpcResult<null>>;
+  /**
+   * The garbage collector removes an untagged manifest (revision link, the tag index entries of `indexTags`,
+   * its referrers entry): "kept" instead when one of those tags points at it now.
+   */
+  removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept">;
 }

@@ -11,6 +11,7 @@ import { OciError } from "../oci/errors";
 import { Serial, type RpcResult } from "../oci/rpc";
 import type { ImmutableTags } from "../config/maintenance";
 import type { Storage } from "../storage";
+import { NO_FENCE, type SweepFence } from "../storage/sweep-fence";
 import type { ManifestLink, ManifestLinked, RepositoryMetadataRpc } from "./protocol";
 
 export class RepositoryWrites implements RepositoryMetadataRpc {
@@ -20,6 +21,8 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
     private readonly storage: Storage,
     /** BERTH_IMMUTABLE_TAGS: checked here, in the serialized step, so two racing creators leave one winner. */
     private readonly immutable: ImmutableTags = { covers: () => false, empty: true },
+    /** The collector's fence: vouched again right before linking, in case a run started since the handler's check. */
+    private readonly fence: Pick<SweepFence, "vouch"> = NO_FENCE,
   ) {}
 
   linkManifest(repo: string, link: ManifestLink): Promise<RpcResult<ManifestLinked>> {
@@ -38,6 +41,9 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
         if (was !== null && was !== link.digest && !link.mayMove) return { outcome: "needs-update", tag };
         previous.push(was);
       }
+      // A run that started after the handler's (cached) check must see this manifest's references: the
+      // handler checks them again against the bucket, vouched for, and retries.
+      if (!link.checkedFresh && (await this.fence.vouch(repo, link.vouch))) return { outcome: "recheck" };
       await manifests.link(repo, digest);
       if (link.subject) await referrers.add(repo, parseDigest(link.subject.digest), digest, link.subject.descriptor);
       for (const tag of link.tags) await tags.set(repo, tag, digest);
@@ -59,6 +65,24 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
       await manifests.unlink(repo, digest);
       return { tags: removed };
     });
+  }
+
+  removeUntagged(repo: string, raw: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept"> {
+    return this.serial
+      .run(async () => {
+        const digest = parseDigest(raw);
+        for (const t of indexTags) {
+          const current = await this.storage.tags.resolve(repo, t).catch(() => null);
+          if (current && formatDigest(current) === raw) return "kept" as const;
+        }
+        await this.storage.vacuum.removeManifest(repo, digest, subject ? parseDigest(subject) : null, indexTags);
+        this.storage.manifests.noteLink(repo, digest, false);
+        return "removed" as const;
+      })
+      .then((r) => {
+        if (!r.ok) throw new Error(r.error.message);
+        return r.value;
+      });
   }
 
   deleteTag(repo: string, tag: string): Promise<RpcResult<null>> {

@@ -6,6 +6,7 @@
 import type { Config } from "../config";
 import type { Action } from "../config/access";
 import type { Storage } from "../storage";
+import type { SweepFence } from "../storage/sweep-fence";
 import type { JobCoordinatorRpc } from "../jobs/protocol";
 import type { RepositoryMetadataRpc } from "../metadata/protocol";
 import type { UploadSessionRpc } from "../uploads/protocol";
@@ -42,6 +43,11 @@ export interface RegistryContext {
   metadata(repo: string): RepositoryMetadataRpc;
   /** Returns the RPC stub of the job coordinator. */
   jobs(): JobCoordinatorRpc;
+  /**
+   * The garbage collector's fence: vouch for digests before relying on them being stored (storage/sweep-fence.ts);
+   * true means a run is on and existence must be checked fresh.
+   */
+  fence: Pick<SweepFence, "vouch">;
   /** The isolate's guesses of which blob a new upload session is for. */
   hints: UploadHints;
   url: URL;

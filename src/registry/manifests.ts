@@ -66,7 +66,10 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
       detail: { reference: formatDigest(ref.digest), actual: formatDigest(digest) },
     });
   }
-  await checkReferences(ctx, repo, manifest);
+  // What this PUT relies on being stored, vouched for with the collector's fence before it is checked.
+  const vouch = [formatDigest(digest), ...manifest.blobs.map((b) => b.digest), ...manifest.manifests.map((m) => m.digest)];
+  let fresh = await ctx.fence.vouch(repo, vouch);
+  await checkReferences(ctx, repo, manifest, fresh);
 
   const tags = tagsOf(ctx, ref);
   const ifMatch = tags.length === 0 ? null : entityTags(req.headers.get("If-Match"));
@@ -87,8 +90,16 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   // The bytes first (content-addressed, harmless if nothing links them), then the repository's metadata
   // through its one writer: revision link, referrers entry, and the tag last.
   await ctx.storage.manifests.putData(digest, bytes, manifest.mediaType);
-  const link = { digest: d, subject, tags, mayMove: ctx.access.may(repo, "update"), ifMatch, ifNoneMatch };
-  const linked = unwrap(await ctx.metadata(repo).linkManifest(repo, link));
+  const link = { digest: d, subject, tags, mayMove: ctx.access.may(repo, "update"), ifMatch, ifNoneMatch, vouch, checkedFresh: fresh };
+  let linked = unwrap(await ctx.metadata(repo).linkManifest(repo, link));
+  if (linked.outcome === "recheck") {
+    // A collection started after the check above: check again against the bucket (vouched for now) and link.
+    fresh = true;
+    await ctx.fence.vouch(repo, vouch);
+    await checkReferences(ctx, repo, manifest, true);
+    linked = unwrap(await ctx.metadata(repo).linkManifest(repo, { ...link, checkedFresh: true }));
+  }
+  if (linked.outcome === "recheck") throw new OciError("UNKNOWN", "the manifest could not be linked; try again");
   if (linked.outcome === "needs-update") {
     // Moving an existing tag is an update (zot's distinction); a new tag or the same target is a create.
     ctx.access.require(repo, "update");
@@ -124,12 +135,12 @@ export async function deleteManifest(ctx: RegistryContext, repo: string, rawRef:
   return empty(202);
 }
 
-/** Every blob and child manifest the manifest names must already be in the repository. */
-async function checkReferences(ctx: RegistryContext, repo: string, m: ParsedManifest): Promise<void> {
+/** Every blob and child manifest the manifest names must already be in the repository (`fresh`: ask the bucket, not caches). */
+async function checkReferences(ctx: RegistryContext, repo: string, m: ParsedManifest, fresh: boolean): Promise<void> {
   const { blobs, manifests } = ctx.storage;
   const missing: string[] = [];
   await mapLimit(m.blobs, 6, async (d) => {
-    if (!(await blobs.statInRepository(repo, parseDigest(d.digest)))) missing.push(d.digest);
+    if (!(await blobs.statInRepository(repo, parseDigest(d.digest), fresh))) missing.push(d.digest);
   });
   await mapLimit(m.manifests, 6, async (d) => {
     if (!(await manifests.exists(repo, parseDigest(d.digest)))) missing.push(d.digest);

@@ -32,6 +32,8 @@ export async function startUpload(ctx: RegistryContext, repo: string, req: Reque
     // Monolithic upload in the POST itself.
     const d = parseDigestSegment(digest);
     unwrap(await session.begin(repo, uuid, null));
+    // The commit may find the blob already stored and keep that copy: vouch for it first.
+    await ctx.fence.vouch(repo, [formatDigest(d)]);
     const committed = unwrap(await session.commit(repo, uuid, formatDigest(d), chunkOf(req, false)));
     await committedHere(ctx, repo, d, committed.size);
     return created(repo, committed.digest);
@@ -57,6 +59,8 @@ export async function putUpload(ctx: RegistryContext, repo: string, uuid: string
   const raw = ctx.url.searchParams.get("digest");
   if (raw === null || raw === "") throw new OciError("DIGEST_INVALID", "the digest query parameter is required to complete an upload");
   const digest = parseDigestSegment(raw);
+  // The commit may find the blob already stored and keep that copy: vouch for it first.
+  await ctx.fence.vouch(repo, [formatDigest(digest)]);
   const committed = unwrap(await ctx.session(repo, uuid).commit(repo, uuid, formatDigest(digest), chunkOf(req, true)));
   await committedHere(ctx, repo, digest, committed.size);
   return created(repo, committed.digest);
@@ -87,11 +91,13 @@ async function tryMount(ctx: RegistryContext, repo: string, digest: Digest, from
     source = validateRepositoryName(from);
     // A source the caller may not read is treated as not having the blob: the client simply uploads it.
     if (!ctx.access.may(source, "read")) return null;
-    found = (await blobs.statInRepository(source, digest)) !== null;
+    const fresh = await ctx.fence.vouch(repo, [formatDigest(digest)]);
+    found = (await blobs.statInRepository(source, digest, fresh)) !== null;
   } else {
     // Without `from` the blob may come from any repository: only when nothing is private.
     if (!ctx.access.readsEverything) return null;
-    found = (await blobs.stat(digest)) !== null;
+    const fresh = await ctx.fence.vouch(repo, [formatDigest(digest)]);
+    found = (await blobs.stat(digest, fresh)) !== null;
   }
   if (!found) return null;
   await blobs.link(repo, digest);

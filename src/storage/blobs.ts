@@ -63,12 +63,15 @@ export class BlobStore {
   ) {}
 
   /** Size of the blob's data in the global store, or null when absent. */
-  async stat(digest: Digest): Promise<BlobInfo | null> {
+  async stat(digest: Digest, fresh = false): Promise<BlobInfo | null> {
     const key = formatDigest(digest);
-    const cached = this.sizes.get(key);
+    const cached = fresh ? undefined : this.sizes.get(key);
     if (cached !== undefined) return { digest, size: cached };
     const h = await this.store.head(this.layout.blobData(digest));
-    if (!h) return null;
+    if (!h) {
+      this.sizes.delete(key);
+      return null;
+    }
     this.sizes.set(key, h.size);
     return { digest, size: h.size };
   }
@@ -79,17 +82,21 @@ export class BlobStore {
   }
 
   /** True when the repository links the blob. Distribution writes the digest into the link; its presence is what counts. */
-  async isLinked(repo: string, digest: Digest): Promise<boolean> {
+  async isLinked(repo: string, digest: Digest, fresh = false): Promise<boolean> {
     const key = this.layout.layerLink(repo, digest);
-    if (this.links.get(key)) return true;
+    if (!fresh && this.links.get(key)) return true;
     const linked = (await this.store.head(key)) !== null;
     if (linked) this.links.set(key, true);
+    else this.links.delete(key);
     return linked;
   }
 
-  /** The blob as the repository sees it: linked and present, else null. Both reads run at once. */
-  async statInRepository(repo: string, digest: Digest): Promise<BlobInfo | null> {
-    const [linked, info] = await Promise.all([this.isLinked(repo, digest), this.stat(digest)]);
+  /**
+   * The blob as the repository sees it: linked and present, else null. Both reads run at once. `fresh`
+   * asks the bucket, not this isolate's memory (while the garbage collector runs: storage/sweep-fence.ts).
+   */
+  async statInRepository(repo: string, digest: Digest, fresh = false): Promise<BlobInfo | null> {
+    const [linked, info] = await Promise.all([this.isLinked(repo, digest, fresh), this.stat(digest, fresh)]);
     return linked ? info : null;
   }
 

@@ -11,6 +11,7 @@ import { ManifestStore } from "./manifests";
 import { ReferrerStore } from "./referrers";
 import { RepositoryStore } from "./repositories";
 import { TagStore } from "./tags";
+import { Vacuum } from "./vacuum";
 
 export interface Storage {
   blobs: BlobStore;
@@ -18,6 +19,8 @@ export interface Storage {
   tags: TagStore;
   referrers: ReferrerStore;
   repositories: RepositoryStore;
+  /** The garbage collector's reads and removals. */
+  vacuum: Vacuum;
   /** One cheap request to the bucket (a listing of at most one key): throws when the bucket does not answer. */
   ping(): Promise<void>;
 }
@@ -36,6 +39,7 @@ export function storageOn(driver: StorageDriver, rootDirectory = ""): Storage {
     tags: new TagStore(driver, layout),
     referrers: new ReferrerStore(driver, layout),
     repositories: new RepositoryStore(driver, layout),
+    vacuum: new Vacuum(driver, layout),
     ping: async () => {
       await driver.walk(layout.root(), { pageSize: 1 }).next();
     },

@@ -114,6 +114,20 @@ export class Layout {
     return null;
   }
 
+  /**
+   * The repository a key under repositories/ belongs to, and whether it is one of Distribution's upload
+   * leftovers (`_uploads/…`); null for keys outside any valid repository.
+   */
+  repositoryOfKey(key: string): { repository: string; upload: boolean } | null {
+    const root = this.repositoriesRoot();
+    if (!key.startsWith(root)) return null;
+    const rest = key.slice(root.length);
+    // A component never starts with "_", so the first "/_" ends the repository's name.
+    const cut = rest.indexOf("/_");
+    if (cut <= 0 || !NAME_RE.test(rest.slice(0, cut))) return null;
+    return { repository: rest.slice(0, cut), upload: rest.startsWith("_uploads/", cut + 1) };
+  }
+
   repository(n: string): string {
     return `${this.base}repositories/${name(n)}/`;
   }

@@ -69,7 +69,21 @@ describe("parseConfig defaults", () => {
       chunkMaxLength: 64 * MiB,
       ui: { enabled: true, corsOrigins: [] },
       maintenance: { readOnly: false, immutableTags: expect.objectContaining({ empty: true }) },
+      gc: { enabled: true, delayMs: 3600_000, intervalMs: 86_400_000, deleteUntagged: false, dryRun: false, uploadPurgeAgeMs: 168 * 3600_000, fenceLeaseMs: 20_000 },
     });
+  });
+
+  it("validates the garbage collector's settings, naming the bad one", () => {
+    expect(parseConfig(env({ BERTH_GC: "false", BERTH_GC_DELAY: "0", BERTH_GC_DELETE_UNTAGGED: "true", BERTH_GC_DRY_RUN: "true" })).gc).toMatchObject({
+      enabled: false,
+      delayMs: 0,
+      deleteUntagged: true,
+      dryRun: true,
+    });
+    failsOn({ BERTH_GC_DELAY: "soon" }, "BERTH_GC_DELAY", /duration/);
+    failsOn({ BERTH_GC_INTERVAL: "1s" }, "BERTH_GC_INTERVAL", /between/);
+    failsOn({ BERTH_GC: "maybe" }, "BERTH_GC", /true|false/);
+    failsOn({ BERTH_GC_FENCE_LEASE: "10m" }, "BERTH_GC_FENCE_LEASE", /between/);
   });
 
   it("validates BERTH_CHUNK_MAX_LENGTH", () => {

@@ -127,7 +127,7 @@ describe("JobRunner", () => {
   it("refuses a kind it does not know, naming the ones it does; status of a kind never run is null", async () => {
     const { env } = bucket(0);
     const runner = runnerOver(new MemoryRunnerStorage(), env);
-    expect(await runner.start("gc", {})).toEqual({ error: 'unknown job "gc"; known: storage-stats' });
+    expect(await runner.start("compact", {})).toEqual({ error: 'unknown job "compact"; known: storage-stats, gc' });
     expect(await runner.status("storage-stats")).toBeNull();
   });
 
@@ -239,7 +239,7 @@ describe("the admin API: /v2/_berth/ext/jobs/<kind>", () => {
 
   it("404 UNSUPPORTED for an unknown or malformed kind, 400 for bad parameters", async () => {
     const r = registry();
-    expect((await expectError(await r.call("POST", "/v2/_berth/ext/jobs/gc"), 404, "UNSUPPORTED")).message).toContain("unknown job");
+    expect((await expectError(await r.call("POST", "/v2/_berth/ext/jobs/compact"), 404, "UNSUPPORTED")).message).toContain("unknown job");
     await expectError(await r.call("GET", "/v2/_berth/ext/jobs/Bad_Kind"), 404, "UNSUPPORTED");
     await expectError(await r.call("POST", "/v2/_berth/ext/jobs/storage-stats?perStep=0"), 400, "UNSUPPORTED");
     expect(r.jobStorage.values.size).toBe(0);

@@ -12,6 +12,8 @@
 import { parseConfig, type Config, type Env } from "../../../src/config";
 import { errorResponse, withCommonHeaders } from "../../../src/http/respond";
 import { route } from "../../../src/http/router";
+import { FenceServer, gcRunStatus, type GcRunStatus } from "../../../src/jobs/gc/fence";
+import { GcLedger } from "../../../src/jobs/gc/ledger";
 import { JOBS } from "../../../src/jobs/kinds";
 import { JobRunner } from "../../../src/jobs/runner";
 import { RepositoryWrites } from "../../../src/metadata/writes";
@@ -22,6 +24,7 @@ import { UploadHints } from "../../../src/registry/upload-hints";
 import type { WriteEvent } from "../../../src/registry/writes";
 import { storageOn, type Storage } from "../../../src/storage";
 import type { BlobStore } from "../../../src/storage/blobs";
+import { SweepFence } from "../../../src/storage/sweep-fence";
 import { MemoryDriver } from "../../../src/storage/driver/memory";
 import type { UploadSessionRpc } from "../../../src/uploads/protocol";
 import { sessionName } from "../../../src/uploads/protocol";
@@ -29,6 +32,7 @@ import { UploadSessionCore } from "../../../src/uploads/session-core";
 import { expect } from "vitest";
 import { bytesOf } from "./content";
 import { Clock, MemoryRunnerStorage, MemorySessionStorage, NodeHashing } from "./memory";
+import { memorySql } from "./sqlite";
 
 export const ORIGIN = "http://registry.test";
 export const ROOT = "root";
@@ -235,6 +239,9 @@ export class TestRegistry {
   readonly metadata = new Map<string, RepositoryWrites>();
   readonly jobStorage = new MemoryRunnerStorage();
   readonly jobRunner: JobRunner;
+  /** The garbage collector's ledger and fence, as the coordinator holds them (ledger over node:sqlite). */
+  readonly ledger = new GcLedger(memorySql());
+  readonly fence: FenceServer;
   /** The write seam: every event a handler recorded, in order. */
   readonly events: WriteEvent[] = [];
   /** Work handed to waitUntil. */
@@ -255,7 +262,15 @@ export class TestRegistry {
       drainLimit: this.cfg.chunkMaxLength,
       clock: this.clock,
     }));
-    this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, { storage: this.storage, now: this.clock.now });
+    this.fence = new FenceServer(this.ledger, this.jobStorage, () => this.gcStatus(), this.clock.now, this.cfg.gc.fenceLeaseMs);
+    const gc = {
+      config: this.cfg.gc,
+      ledger: this.ledger,
+      fence: this.fence,
+      removeManifest: (repo: string, digest: string, subject: string | null, indexTags: string[]) =>
+        this.writer(repo).removeUntagged(repo, digest, subject, indexTags),
+    };
+    this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, { storage: this.storage, now: this.clock.now, gc });
     const request: RequestInfo = {
       id: "test-request",
       caller: { user: null, groups: [], anonymous: true },
@@ -269,18 +284,35 @@ export class TestRegistry {
       access: this.access,
       storage: this.storage,
       session: (repo, uuid) => this.sessions.stub(repo, uuid),
-      metadata: (repo) => {
-        let w = this.metadata.get(repo);
-        if (!w) this.metadata.set(repo, (w = new RepositoryWrites(storageOn(this.driver, ROOT), this.cfg.maintenance.immutableTags)));
-        return w;
-      },
-      jobs: () => this.jobRunner,
+      metadata: (repo) => this.writer(repo),
+      jobs: () => ({
+        start: (kind, params) => this.jobRunner.start(kind, params),
+        status: (kind) => this.jobRunner.status(kind),
+        vouch: (repo, digests) => this.fence.vouch(repo, digests),
+        tick: async () => [],
+      }),
+      fence: new SweepFence(() => this.fence, this.clock.now),
       hints: this.hints,
       url: new URL(ORIGIN),
       request,
       waitUntil: (work) => void this.background.push(work),
       written: async (event) => void this.events.push(structuredClone(event)),
     };
+  }
+
+  /** The repository's metadata writer (its own stores and fence client, as the Durable Object has). */
+  writer(repo: string): RepositoryWrites {
+    let w = this.metadata.get(repo);
+    if (!w) {
+      const fence = new SweepFence(() => this.fence, this.clock.now);
+      this.metadata.set(repo, (w = new RepositoryWrites(storageOn(this.driver, ROOT), this.cfg.maintenance.immutableTags, fence)));
+    }
+    return w;
+  }
+
+  /** What the coordinator reads of the last collection (src/jobs/coordinator.ts). */
+  private async gcStatus(): Promise<GcRunStatus> {
+    return gcRunStatus(await this.jobRunner.status("gc"));
   }
 
   call(method: string, path: string, init: CallInit = {}): Promise<Response> {

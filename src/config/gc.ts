@@ -1,0 +1,50 @@
+// Settings of the online garbage collector (README "Garbage collection"), named like zot's `gc`, `gcDelay`,
+// `gcInterval` where it has them. Parsed by the Worker (for the Cron Trigger and the admin API's defaults)
+// and by the job coordinator that runs the collector.
+
+import { DAY, SECOND, readBool, readDuration, type Env } from "./values";
+
+export interface GcConfig {
+  /** BERTH_GC: whether the Cron Trigger starts runs (on-demand runs through the admin API work either way). */
+  enabled: boolean;
+  /**
+   * BERTH_GC_DELAY (default 1h): a blob written more recently than this before a run's sweep is never swept,
+   * and it is the longest a push may take between seeing a blob and pushing the manifest that references it.
+   */
+  delayMs: number;
+  /** BERTH_GC_INTERVAL (default 24h): a Cron Trigger starts a run only when the last one started this long ago. */
+  intervalMs: number;
+  /** BERTH_GC_DELETE_UNTAGGED (default false, as Distribution): also remove manifests no tag reaches. */
+  deleteUntagged: boolean;
+  /** BERTH_GC_DRY_RUN (default false): runs report what they would delete and delete nothing. */
+  dryRun: boolean;
+  /**
+   * REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE (default 168h, Distribution's): leftovers of uploads
+   * (Distribution's `_uploads/`, stale multipart uploads) older than this are removed.
+   */
+  uploadPurgeAgeMs: number;
+  /**
+   * BERTH_GC_FENCE_LEASE (default 20s): while no run is on, a Worker isolate vouches to the coordinator at
+   * most once per lease; a run waits up to about twice this long before it marks.
+   */
+  fenceLeaseMs: number;
+}
+
+export function parseGc(env: Env): GcConfig {
+  return {
+    enabled: readBool(env, "BERTH_GC", true),
+    delayMs: readDuration(env, "BERTH_GC_DELAY", 3600 * SECOND, 0, 30 * DAY, "between 0s and 720h"),
+    intervalMs: readDuration(env, "BERTH_GC_INTERVAL", DAY, 60 * SECOND, 365 * DAY, "between 1m and 8760h"),
+    deleteUntagged: readBool(env, "BERTH_GC_DELETE_UNTAGGED", false),
+    dryRun: readBool(env, "BERTH_GC_DRY_RUN", false),
+    uploadPurgeAgeMs: readDuration(
+      env,
+      "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE",
+      168 * 3600 * SECOND,
+      SECOND,
+      Number.MAX_SAFE_INTEGER,
+      "at least 1s",
+    ),
+    fenceLeaseMs: readDuration(env, "BERTH_GC_FENCE_LEASE", 20 * SECOND, SECOND, 300 * SECOND, "between 1s and 5m"),
+  };
+}

@@ -1,0 +1,166 @@
+// Online garbage collection (src/jobs/gc) over the in-memory bucket, driven through the job runner as the
+// coordinator drives it, with the fence wired as in the Worker: what a run marks and sweeps (shared layers,
+// the delay, dry runs, delete-untagged with indexes and referrers), Distribution's upload leftovers, the
+// admin API, and the race the fence closes (a blob seen during a run is never swept under a manifest).
+import { describe, expect, it } from "vitest";
+import type { JobReport } from "../../src/jobs/protocol";
+import { descriptor, imageIndex, imageManifest, pattern, sha256, type Built } from "./support/content";
+import { pushBlob, pushImage, putManifest, type PushedImage } from "./support/flows";
+import { expectError, expectStatus, registry, ROOT, type TestRegistry } from "./support/registry";
+
+const HOUR = 3600_000;
+const BASE = `${ROOT}/docker/registry/v2/`;
+
+/** Fires the runner's alarms (moving the clock to each) until the run is over; returns its report. */
+async function drive(r: TestRegistry, max = 200): Promise<JobReport> {
+  for (let n = 0; n < max && r.jobStorage.alarm !== null; n++) {
+    const at = r.jobStorage.alarm;
+    r.jobStorage.alarm = null;
+    if (at > r.clock.t) r.clock.t = at;
+    await r.jobRunner.alarm();
+  }
+  const report = await r.jobRunner.status("gc");
+  expect(report?.state).toBe("done");
+  return report!;
+}
+
+async function collect(r: TestRegistry, params: Record<string, unknown> = {}): Promise<JobReport> {
+  const started = await r.jobRunner.start("gc", params);
+  if ("error" in started) throw new Error(started.error);
+  return drive(r);
+}
+
+function blobKey(digest: string): string {
+  const hex = digest.slice("sha256:".length);
+  return `blobs/sha256/${hex.slice(0, 2)}/${hex}/data`;
+}
+
+/** An image in `repo` whose layers are `shared` plus one of its own. */
+async function pushSharing(r: TestRegistry, repo: string, tag: string, shared: Uint8Array[], seed: number): Promise<{ manifest: Built; own: string[] }> {
+  const config = new TextEncoder().encode(JSON.stringify({ os: "linux", seed }));
+  const layer = pattern(2000 + seed, seed);
+  for (const b of [config, layer, ...shared]) await pushBlob(r, repo, b);
+  const manifest = imageManifest({ config: descriptor(config, "application/vnd.oci.image.config.v1+json"), layers: [...shared, layer].map((b) => descriptor(b)) });
+  await putManifest(r, repo, tag, manifest);
+  return { manifest, own: [sha256(config), sha256(layer), manifest.digest] };
+}
+
+describe("garbage collection", () => {
+  it("sweeps exactly what no manifest references: a dry run lists it, a real run deletes it, the rest pulls", async () => {
+    const r = registry();
+    const a: PushedImage = await pushImage(r, "team/app", "a", 1);
+    const b = await pushSharing(r, "team/app", "b", [a.layer], 2);
+    const other = await pushSharing(r, "other", "latest", [a.config], 3);
+    await expectStatus(await r.call("DELETE", `/v2/team/app/manifests/${a.manifest.digest}`), 202);
+    r.clock.advance(2 * HOUR);
+
+    const dry = await collect(r, { dryRun: "true" });
+    // a's layer is still in b, a's config in `other`: only a's manifest bytes are unreferenced.
+    expect(dry.result.blobs).toEqual([a.manifest.digest]);
+    expect(dry.result).toMatchObject({ dryRun: true, blobsSwept: 1, repositories: 2, manifests: 2 });
+    expect(r.keys()).toContain(blobKey(a.manifest.digest));
+
+    await expectStatus(await r.call("DELETE", `/v2/other/manifests/${other.manifest.digest}`), 202);
+    r.clock.advance(2 * HOUR);
+    const real = await collect(r, { perStep: "3" });
+    // With `other` gone too, nothing references a's config any more.
+    const gone = [a.manifest.digest, sha256(a.config), ...other.own].sort();
+    expect([...(real.result.blobs as string[])].sort()).toEqual(gone);
+    expect(real.result).toMatchObject({ dryRun: false, blobsSwept: 5, manifestsRemoved: 0 });
+    expect(real.steps).toBeGreaterThan(5); // a few objects per step: the checkpoints carried it
+    for (const d of gone) expect(r.keys()).not.toContain(blobKey(d));
+    // The layer links of the swept blobs went with them.
+    expect(r.keys("repositories/other/_layers/")).toEqual([]);
+    expect(r.keys("repositories/team/app/_layers/")).toHaveLength(3); // b's config and layer, and a's layer
+    // b still pulls whole.
+    await expectStatus(await r.call("GET", "/v2/team/app/manifests/b"), 200);
+    for (const d of [sha256(a.layer), ...b.own.slice(0, 2)]) await expectStatus(await r.call("HEAD", `/v2/team/app/blobs/${d}`), 200);
+  });
+
+  it("keeps blobs younger than the delay, and sweeps them once they are older", async () => {
+    const r = registry();
+    const stray = await pushBlob(r, "r", pattern(500, 9));
+    r.clock.advance(30 * 60_000);
+    expect((await collect(r)).result.blobs).toEqual([]);
+    r.clock.advance(HOUR);
+    expect((await collect(r)).result.blobs).toEqual([stray]);
+    await expectError(await r.call("HEAD", `/v2/r/blobs/${stray}`), 404, "BLOB_UNKNOWN");
+  });
+
+  it("delete-untagged removes manifests no tag reaches, but keeps a tagged index's children and a kept subject's referrers", async () => {
+    const r = registry();
+    const c1 = await pushImage(r, "multi", null, 11);
+    const c2 = await pushImage(r, "multi", null, 12);
+    const index = imageIndex([c1.manifest, c2.manifest]);
+    await putManifest(r, "multi", "v1", index);
+    const sbom = await pushImage(r, "multi", null, 13, { subject: index, artifactType: "application/spdx+json" });
+    const loose = await pushImage(r, "multi", null, 14);
+    r.clock.advance(2 * HOUR);
+
+    const dry = await collect(r, { dryRun: "true", deleteUntagged: "true" });
+    expect(dry.result.manifestsRemovedList).toEqual([`multi@${loose.manifest.digest}`]);
+    expect(r.keys()).toContain(`repositories/multi/_manifests/revisions/sha256/${loose.manifest.digest.slice(7)}/link`);
+
+    const real = await collect(r, { deleteUntagged: "true" });
+    expect(real.result).toMatchObject({ manifestsRemoved: 1, blobsSwept: 3 });
+    expect([...(real.result.blobs as string[])].sort()).toEqual([sha256(loose.config), sha256(loose.layer), loose.manifest.digest].sort());
+    await expectError(await r.call("GET", `/v2/multi/manifests/${loose.manifest.digest}`), 404, "MANIFEST_UNKNOWN");
+    for (const m of [c1, c2, sbom]) await expectStatus(await r.call("GET", `/v2/multi/manifests/${m.manifest.digest}`), 200);
+    const referrers = (await (await r.call("GET", `/v2/multi/referrers/${index.digest}`)).json()) as { manifests: { digest: string }[] };
+    expect(referrers.manifests.map((d) => d.digest)).toEqual([sbom.manifest.digest]);
+  });
+
+  it("removes Distribution's upload leftovers older than the purge age", async () => {
+    const r = registry();
+    await pushImage(r, "r", "t", 1);
+    r.driver.seed(`${BASE}repositories/r/_uploads/0b1c/startedat`, "2025-01-01T00:00:00Z");
+    r.clock.advance(200 * HOUR);
+    r.driver.seed(`${BASE}repositories/r/_uploads/fresh/startedat`, "now");
+    const report = await collect(r);
+    expect(report.result.uploadsRemoved).toBe(1);
+    expect(r.keys("repositories/r/_uploads/")).toEqual(["repositories/r/_uploads/fresh/startedat"]);
+  });
+
+  it("closes the race: a blob a client saw (HEAD 200) during the run is never swept, and its manifest lands whole", async () => {
+    const r = registry({ env: { BERTH_GC_DELAY: "0" } });
+    const old = await pushImage(r, "r", "t", 1);
+    await expectStatus(await r.call("DELETE", "/v2/r/manifests/t"), 202);
+    await expectStatus(await r.call("DELETE", `/v2/r/manifests/${old.manifest.digest}`), 202);
+    r.clock.advance(HOUR);
+    const started = await r.jobRunner.start("gc", {});
+    if ("error" in started) throw new Error(started.error);
+    // Step the run until it has marked; the old layer and config are unreferenced now.
+    for (let i = 0; i < 20; i++) {
+      const at = r.jobStorage.alarm;
+      if (at === null) break;
+      r.jobStorage.alarm = null;
+      if (at > r.clock.t) r.clock.t = at;
+      await r.jobRunner.alarm();
+      const s = await r.jobRunner.status("gc");
+      if (s?.result.phase === "sweep") break;
+    }
+    expect((await r.jobRunner.status("gc"))?.result.phase).toBe("sweep");
+    // A client checks the blobs during the run, skips uploading them, and pushes a manifest naming them.
+    for (const b of [old.config, old.layer]) await expectStatus(await r.call("HEAD", `/v2/r/blobs/${sha256(b)}`), 200);
+    await putManifest(r, "r", "again", old.manifest);
+    const report = await drive(r);
+    expect(report.result.blobs).toEqual([]);
+    await expectStatus(await r.call("GET", "/v2/r/manifests/again"), 200);
+    for (const b of [old.config, old.layer]) expect(r.keys()).toContain(blobKey(sha256(b)));
+  });
+
+  it("admin API: POST starts a run (202, a dry run with ?dryRun=true), GET shows its report; others are refused", async () => {
+    const r = registry();
+    await pushBlob(r, "r", pattern(10, 1));
+    r.clock.advance(2 * HOUR);
+    const res = await expectStatus(await r.call("POST", "/v2/_berth/ext/gc?dryRun=true"), 202);
+    expect(await res.json()).toMatchObject({ kind: "gc", state: "running" });
+    await drive(r);
+    const report = await (await expectStatus(await r.call("GET", "/v2/_berth/ext/gc"), 200)).json();
+    expect(report).toMatchObject({ kind: "gc", state: "done", result: { dryRun: true, blobsSwept: 1 } });
+    await expectError(await r.call("POST", "/v2/_berth/ext/gc?dryRun=perhaps"), 400, "UNSUPPORTED");
+    r.access.deny("admin");
+    await expectError(await r.call("GET", "/v2/_berth/ext/gc"), 403, "DENIED");
+    await expectError(await r.call("POST", "/v2/_berth/ext/gc"), 403, "DENIED");
+  });
+});
