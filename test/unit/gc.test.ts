@@ -149,6 +149,20 @@ describe("garbage collection", () => {
     for (const b of [old.config, old.layer]) expect(r.keys()).toContain(blobKey(sha256(b)));
   });
 
+  it("a run marks only once every lease has ended and every writer answered during the last run has finished", async () => {
+    const r = registry({ env: { BERTH_GC_DELAY: "0" } });
+    await pushBlob(r, "r", pattern(10, 1)); // vouched while idle: a lease
+    const leased = r.clock.t + r.cfg.gc.fenceLeaseMs;
+    expect(await r.fence.markNotBefore()).toBe(leased + r.fence.graceMs());
+    r.clock.advance(HOUR);
+    await collect(r); // sweeps the blob: a cooldown follows
+    // A manifest PUT vouches during the cooldown and goes on to link without asking again: the next run
+    // (whose ledger starts empty) must not mark before that request has had its grace to finish.
+    r.clock.advance(1000);
+    expect(await r.fence.vouch("r", [sha256("x")])).toEqual({ active: true, idleUntil: 0 });
+    expect(await r.fence.markNotBefore()).toBeGreaterThanOrEqual(r.clock.t + r.fence.graceMs());
+  });
+
   it("admin API: POST starts a run (202, a dry run with ?dryRun=true), GET shows its report; others are refused", async () => {
     const r = registry();
     await pushBlob(r, "r", pattern(10, 1));

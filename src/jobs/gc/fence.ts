@@ -39,9 +39,9 @@ const LEASE_KEY = "gc:lease";
 
 export class FenceServer implements SweepFenceRpc {
   private inflight: { keys: Set<string>; done: Promise<void> } | null = null;
-  /** The latest lease end this instance granted (exact). */
+  /** The latest lease end this instance granted (exact), or the time of its latest answer during a run. */
   private granted = 0;
-  /** Leases granted before this instance existed ended by createdAt + leaseMs at the latest. */
+  /** Leases granted before this instance existed ended by createdAt + leaseMs at the latest, answers by createdAt. */
   private readonly createdAt: number;
 
   constructor(
@@ -64,6 +64,9 @@ export class FenceServer implements SweepFenceRpc {
       // one made during the run.
       if (!this.active(await this.status())) return { active: false, idleUntil };
     }
+    // The writer goes on relying on this answer for the rest of its request (e.g. links a manifest without
+    // asking again): a run that starts later must not mark before that request is over, like a lease.
+    this.granted = Math.max(this.granted, this.now());
     this.ledger.mark(list);
     for (const d of list) {
       this.ledger.vouchManifest(repo, d);
@@ -78,7 +81,7 @@ export class FenceServer implements SweepFenceRpc {
   /** Until when a run must wait before marking: every lease granted has ended by then, plus the grace. */
   async markNotBefore(): Promise<number> {
     const stored = (await this.store.get<number>(LEASE_KEY)) ?? 0;
-    return Math.max(this.granted, Math.min(stored, this.createdAt + this.leaseMs)) + this.graceMs();
+    return Math.max(this.granted, this.createdAt, Math.min(stored, this.createdAt + this.leaseMs)) + this.graceMs();
   }
 
   /** Writes begun under a lease have this long to finish before marking starts. */
