@@ -30,6 +30,12 @@ export interface GcConfig {
   fenceLeaseMs: number;
 }
 
+/** REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE (Go duration, default 168h) in ms: upload sessions and leftovers. */
+export function readUploadPurgeAge(env: Env): number {
+  const ms = readDuration(env, "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE", 168 * 3600 * SECOND, SECOND, Number.MAX_SAFE_INTEGER, "at least 1s");
+  return Math.round(ms);
+}
+
 export function parseGc(env: Env): GcConfig {
   return {
     enabled: readBool(env, "BERTH_GC", true),
@@ -37,14 +43,7 @@ export function parseGc(env: Env): GcConfig {
     intervalMs: readDuration(env, "BERTH_GC_INTERVAL", DAY, 60 * SECOND, 365 * DAY, "between 1m and 8760h"),
     deleteUntagged: readBool(env, "BERTH_GC_DELETE_UNTAGGED", false),
     dryRun: readBool(env, "BERTH_GC_DRY_RUN", false),
-    uploadPurgeAgeMs: readDuration(
-      env,
-      "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE",
-      168 * 3600 * SECOND,
-      SECOND,
-      Number.MAX_SAFE_INTEGER,
-      "at least 1s",
-    ),
+    uploadPurgeAgeMs: readUploadPurgeAge(env),
     fenceLeaseMs: readDuration(env, "BERTH_GC_FENCE_LEASE", 20 * SECOND, SECOND, 300 * SECOND, "between 1s and 5m"),
   };
 }

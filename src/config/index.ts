@@ -4,7 +4,7 @@
 // secrets are never echoed.
 
 import { parseAuthConfig, type AuthConfig } from "./auth";
-import { parseGc, type GcConfig } from "./gc";
+import { parseGc, readUploadPurgeAge, type GcConfig } from "./gc";
 import { parseMaintenance, type MaintenanceConfig } from "./maintenance";
 import { parseS3, type S3Config } from "./storage";
 import { parseUiConfig, type UiConfig } from "./ui";
@@ -48,17 +48,9 @@ export interface Config extends UploadConfig {
 
 /** The settings of the upload session (a subset of parseConfig's); throws ConfigError for the first bad one. */
 export function parseUploadConfig(env: Env): UploadConfig {
-  const purgeAge = readDuration(
-    env,
-    "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE",
-    168 * 3600 * SECOND,
-    SECOND,
-    Number.MAX_SAFE_INTEGER,
-    "at least 1s",
-  );
   return {
     s3: parseS3(env),
-    uploadExpiryMs: Math.round(purgeAge),
+    uploadExpiryMs: readUploadPurgeAge(env),
     chunkMaxLength: readInt(env, "BERTH_CHUNK_MAX_LENGTH", 64 * MiB, 5 * MiB),
   };
 }
