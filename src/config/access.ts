@@ -9,7 +9,7 @@
 // Also the one definition of the policy actions (`Action`), which the token scopes and the registry's access
 // checks use too.
 
-import { ConfigError } from "./values";
+import { ConfigError, parseJsonSetting } from "./values";
 
 /** What a caller may be allowed to do to a repository, as zot's accessControl spells it (Docker's push = create + update). */
 export type Action = "read" | "create" | "update" | "delete";
@@ -229,12 +229,7 @@ function parsePolicy(v: unknown, where: string, knownGroups: ReadonlySet<string>
 
 /** Parses and validates the JSON of REGISTRY_ACCESSCONTROL; throws ConfigError saying where it is wrong. */
 export function parseAccessControl(json: string): AccessPolicy {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(json);
-  } catch (e) {
-    throw fail("", `is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const doc = parseJsonSetting(SETTING, json);
   if (!isObject(doc)) throw fail("", "must be a JSON object with repositories, groups, adminPolicy");
   onlyKeys(doc, ["repositories", "groups", "adminPolicy"], "", ' (zot\'s older form with patterns at the top level: move them under "repositories")');
 

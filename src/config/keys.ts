@@ -5,7 +5,7 @@
 // jose, asynchronously, on first use) is http/auth/keys.ts's. Errors name the setting and never quote it.
 
 import { certificateSpki, pemBlocks, pkcs8Type, type KeyType, type PemBlock } from "./der";
-import { ConfigError } from "./values";
+import { ConfigError, parseJsonSetting } from "./values";
 
 export type { KeyType } from "./der";
 
@@ -141,12 +141,7 @@ export function parsePrivateKey(text: string, setting: string): PrivateKeySpec {
 
 /** REGISTRY_AUTH_TOKEN_JWKS: `{"keys": [...]}` of public keys. Unusable entries (enc keys, OKP) are skipped. */
 export function parseJwks(text: string, setting: string): PublicKeySpec[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new ConfigError(setting, "is not valid JSON");
-  }
+  const doc = parseJsonSetting(setting, text);
   const keys = (doc as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys)) throw new ConfigError(setting, 'must be a JWK set: {"keys": [...]}');
   const out: PublicKeySpec[] = [];

@@ -2,7 +2,7 @@
 // immutable tags (BERTH_IMMUTABLE_TAGS). Parsed and validated once like every other setting.
 
 import { compileGlob } from "./access";
-import { ConfigError, read, readBool, show, type Env } from "./values";
+import { ConfigError, parseJsonSetting, read, readBool, show, type Env } from "./values";
 
 const READONLY = "REGISTRY_STORAGE_MAINTENANCE_READONLY";
 const READONLY_ENABLED = "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED";
@@ -50,12 +50,7 @@ const NO_IMMUTABLE_TAGS: ImmutableTags = { covers: () => false, empty: true };
 function parseImmutableTags(env: Env): ImmutableTags {
   const raw = read(env, IMMUTABLE);
   if (raw === undefined) return NO_IMMUTABLE_TAGS;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(raw);
-  } catch (e) {
-    throw new ConfigError(IMMUTABLE, `is not valid JSON (${(e as Error).message})`);
-  }
+  const doc = parseJsonSetting(IMMUTABLE, raw);
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     throw new ConfigError(IMMUTABLE, 'must be a JSON object mapping repository globs to lists of tag regexes, like {"prod/**": ["^v[0-9]"]}');
   }

@@ -10,7 +10,7 @@
 // count of 0 = that criterion is not set (zot only applies counts that are non-zero).
 
 import { compileGlob } from "./access";
-import { ConfigError, parseGoDuration, read, type Env } from "./values";
+import { ConfigError, parseGoDuration, parseJsonSetting, read, type Env } from "./values";
 
 const SETTING = "BERTH_RETENTION";
 
@@ -231,13 +231,5 @@ export function parseRetention(env: Env): RetentionConfig | null {
   if (isObject(value)) return parseRetentionObject(value);
   const raw = read(env, SETTING);
   if (raw === undefined) return null;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(raw);
-  } catch (e) {
-    // V8's message quotes the input around the error; report only where it is.
-    const at = /position (\d+)/.exec(e instanceof Error ? e.message : "");
-    throw fail("", `is not valid JSON${at === null ? "" : ` (error at character ${at[1]})`}`);
-  }
-  return parseRetentionObject(doc);
+  return parseRetentionObject(parseJsonSetting(SETTING, raw));
 }

@@ -20,6 +20,19 @@ export function show(v: string): string {
 }
 
 /**
+ * A setting's JSON text parsed, or ConfigError naming the setting. Only where the text breaks is reported:
+ * V8's own message quotes the input around the error, and the input may be long or hold what is not for a log.
+ */
+export function parseJsonSetting(setting: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const at = /position (\d+)/.exec(e instanceof Error ? e.message : "");
+    throw new ConfigError(setting, `is not valid JSON${at === null ? "" : ` (error at character ${at[1]})`}`);
+  }
+}
+
+/**
  * A setting as a trimmed string, or undefined when unset or blank (an empty wrangler var means "unset").
  * Wrangler [vars] may arrive as numbers or booleans: those become their string form. Anything else
  * (an object, a binding under a registry name) is a mistake; only its type is reported.
