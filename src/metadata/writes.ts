@@ -8,7 +8,7 @@
 
 import { formatDigest, parseDigest } from "../oci/digest";
 import { OciError } from "../oci/errors";
-import { Serial, type RpcResult } from "../oci/rpc";
+import { Serial, unwrap, type RpcResult } from "../oci/rpc";
 import type { ImmutableTags } from "../config/maintenance";
 import type { Storage } from "../storage";
 import { NO_FENCE, type SweepFence } from "../storage/sweep-fence";
@@ -79,10 +79,7 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
         this.storage.manifests.noteLink(repo, digest, false);
         return "removed" as const;
       })
-      .then((r) => {
-        if (!r.ok) throw new Error(r.error.message);
-        return r.value;
-      });
+      .then(unwrap);
   }
 
   deleteTag(repo: string, tag: string): Promise<RpcResult<null>> {

@@ -68,7 +68,7 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   }
   // What this PUT relies on being stored, vouched for with the collector's fence before it is checked.
   const vouch = [formatDigest(digest), ...manifest.blobs.map((b) => b.digest), ...manifest.manifests.map((m) => m.digest)];
-  let fresh = await ctx.fence.vouch(repo, vouch);
+  const fresh = await ctx.fence.vouch(repo, vouch);
   await checkReferences(ctx, repo, manifest, fresh);
 
   const tags = tagsOf(ctx, ref);
@@ -94,7 +94,6 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   let linked = unwrap(await ctx.metadata(repo).linkManifest(repo, link));
   if (linked.outcome === "recheck") {
     // A collection started after the check above: check again against the bucket (vouched for now) and link.
-    fresh = true;
     await ctx.fence.vouch(repo, vouch);
     await checkReferences(ctx, repo, manifest, true);
     linked = unwrap(await ctx.metadata(repo).linkManifest(repo, { ...link, checkedFresh: true }));

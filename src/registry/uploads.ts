@@ -85,20 +85,13 @@ export async function cancelUpload(ctx: RegistryContext, repo: string, uuid: str
  */
 async function tryMount(ctx: RegistryContext, repo: string, digest: Digest, from: string | null): Promise<Response | null> {
   const { blobs } = ctx.storage;
-  let found: boolean;
-  let source: string | null = null;
-  if (from !== null && from !== "") {
-    source = validateRepositoryName(from);
-    // A source the caller may not read is treated as not having the blob: the client simply uploads it.
-    if (!ctx.access.may(source, "read")) return null;
-    const fresh = await ctx.fence.vouch(repo, [formatDigest(digest)]);
-    found = (await blobs.statInRepository(source, digest, fresh)) !== null;
-  } else {
-    // Without `from` the blob may come from any repository: only when nothing is private.
-    if (!ctx.access.readsEverything) return null;
-    const fresh = await ctx.fence.vouch(repo, [formatDigest(digest)]);
-    found = (await blobs.stat(digest, fresh)) !== null;
-  }
+  const source = from !== null && from !== "" ? validateRepositoryName(from) : null;
+  // A source the caller may not read is treated as not having the blob: the client simply uploads it.
+  // Without `from` the blob may come from any repository: only when nothing is private.
+  if (source !== null ? !ctx.access.may(source, "read") : !ctx.access.readsEverything) return null;
+  // The mount keeps the stored copy: vouch for it before looking.
+  const fresh = await ctx.fence.vouch(repo, [formatDigest(digest)]);
+  const found = (source !== null ? await blobs.statInRepository(source, digest, fresh) : await blobs.stat(digest, fresh)) !== null;
   if (!found) return null;
   await blobs.link(repo, digest);
   ctx.hints.forget(repo, digest);

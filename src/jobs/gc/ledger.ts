@@ -24,7 +24,7 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS gc_doomed (repo TEXT, digest TEXT, subject TEXT, index_tags TEXT, state INTEGER, PRIMARY KEY (repo, digest)) WITHOUT ROWID",
   "CREATE INDEX IF NOT EXISTS gc_doomed_subject ON gc_doomed (repo, subject)",
   "CREATE TABLE IF NOT EXISTS gc_layer_link (digest TEXT, repo TEXT, PRIMARY KEY (digest, repo)) WITHOUT ROWID",
-  "CREATE TABLE IF NOT EXISTS gc_swept (digest TEXT PRIMARY KEY, size INTEGER, links INTEGER) WITHOUT ROWID",
+  "CREATE TABLE IF NOT EXISTS gc_swept (digest TEXT PRIMARY KEY, size INTEGER) WITHOUT ROWID",
 ];
 const TABLES = ["gc_marked", "gc_refs", "gc_revision", "gc_tag", "gc_tag_index", "gc_vouched", "gc_doomed", "gc_layer_link", "gc_swept"];
 
@@ -98,10 +98,6 @@ export class GcLedger {
   /** The digests the repository's tags point at (tags whose link was unreadable count as pointing nowhere). */
   taggedOf(repo: string): string[] {
     return this.column("SELECT DISTINCT digest FROM gc_tag WHERE repo = ? AND digest IS NOT NULL", repo);
-  }
-
-  countTags(repo: string): number {
-    return Number(this.sql.exec("SELECT count(*) AS n FROM gc_tag WHERE repo = ?", repo).toArray()[0]!.n);
   }
 
   /** Drops the walked repository's working rows once its outcome is recorded. */
@@ -185,22 +181,10 @@ export class GcLedger {
     this.sql.exec("UPDATE gc_doomed SET state = ? WHERE repo = ? AND digest = ?", REMOVED, repo, digest);
   }
 
-  /** Doomed manifests (all, or only those removed), as "repo@digest", at most `limit`. */
-  doomedList(limit: number, removedOnly: boolean): string[] {
-    const rows = removedOnly
-      ? this.sql.exec("SELECT repo, digest FROM gc_doomed WHERE state = ? ORDER BY repo, digest LIMIT ?", REMOVED, limit)
-      : this.sql.exec("SELECT repo, digest FROM gc_doomed WHERE state != ? ORDER BY repo, digest LIMIT ?", RESCUED, limit);
-    return rows.toArray().map((r) => `${String(r.repo)}@${String(r.digest)}`);
-  }
-
   // --- the sweep -----------------------------------------------------------------------------------------
 
   addSwept(digest: string, size: number): void {
-    this.sql.exec("INSERT OR IGNORE INTO gc_swept (digest, size, links) VALUES (?, ?, 0)", digest, size);
-  }
-
-  sweptList(limit: number): string[] {
-    return this.column("SELECT digest FROM gc_swept ORDER BY digest LIMIT ?", limit);
+    this.sql.exec("INSERT OR IGNORE INTO gc_swept (digest, size) VALUES (?, ?)", digest, size);
   }
 
   /** Layer links of swept blobs, in (digest, repo) order after `after`. */
