@@ -3,10 +3,12 @@
 // the delay, dry runs, delete-untagged with indexes and referrers), Distribution's upload leftovers, the
 // admin API, and the race the fence closes (a blob seen during a run is never swept under a manifest).
 import { describe, expect, it } from "vitest";
+import { GcLedger } from "../../src/jobs/gc/ledger";
 import type { JobReport } from "../../src/jobs/protocol";
 import { descriptor, imageIndex, imageManifest, pattern, sha256, type Built } from "./support/content";
 import { pushBlob, pushImage, putManifest, type PushedImage } from "./support/flows";
 import { expectError, expectStatus, registry, ROOT, type TestRegistry } from "./support/registry";
+import { memorySql } from "./support/sqlite";
 
 const HOUR = 3600_000;
 const BASE = `${ROOT}/docker/registry/v2/`;
@@ -161,6 +163,18 @@ describe("garbage collection", () => {
     r.clock.advance(1000);
     expect(await r.fence.vouch("r", [sha256("x")])).toEqual({ active: true, idleUntil: 0 });
     expect(await r.fence.markNotBefore()).toBeGreaterThanOrEqual(r.clock.t + r.fence.graceMs());
+  });
+
+  it("a mark step run again after a crash does not undo a rescue: a vouched manifest stays kept", () => {
+    const ledger = new GcLedger(memorySql());
+    const d = sha256("manifest");
+    ledger.saveRefs(d, { blobs: [sha256("layer")], children: [], subject: null, lenient: false });
+    ledger.addDoomed("r", d, null);
+    expect(ledger.rescue("r", d)).toBe(1);
+    ledger.addDoomed("r", d, null); // the repository finished once more from the last checkpoint
+    expect(ledger.isDoomed("r", d)).toBe(false);
+    expect(ledger.doomedAfter(null, 10)).toEqual([]);
+    expect(ledger.isMarked(sha256("layer"))).toBe(true);
   });
 
   it("admin API: POST starts a run (202, a dry run with ?dryRun=true), GET shows its report; others are refused", async () => {

@@ -120,10 +120,11 @@ export class GcLedger {
     return this.column("SELECT digest FROM gc_vouched WHERE repo = ?", repo);
   }
 
+  /** Records a manifest to remove; one already recorded (a mark step run again after a crash) keeps its state. */
   addDoomed(repo: string, digest: string, subject: string | null): void {
     const tags = this.column("SELECT tag FROM gc_tag_index WHERE repo = ? AND digest = ? ORDER BY tag", repo, digest);
     this.sql.exec(
-      "INSERT OR REPLACE INTO gc_doomed (repo, digest, subject, index_tags, state) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO gc_doomed (repo, digest, subject, index_tags, state) VALUES (?, ?, ?, ?, ?)",
       repo,
       digest,
       subject,
