@@ -5,6 +5,7 @@
 
 import { parseAuthConfig, type AuthConfig } from "./auth";
 import { parseMaintenance, type MaintenanceConfig } from "./maintenance";
+import { parseNotifications, type NotificationsConfig } from "./notifications";
 import { parseS3, type S3Config } from "./storage";
 import { parseUiConfig, type UiConfig } from "./ui";
 import { DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./values";
@@ -14,6 +15,7 @@ export type { S3Config } from "./storage";
 export type { AuthConfig } from "./auth";
 export type { ImmutableTags, MaintenanceConfig } from "./maintenance";
 export type { UiConfig } from "./ui";
+export type { NotificationEndpoint, NotificationsConfig } from "./notifications";
 
 /** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */
 export interface UploadConfig {
@@ -40,6 +42,8 @@ export interface Config extends UploadConfig {
   auth: AuthConfig;
   /** The web UI and cross-origin API access (BERTH_UI, BERTH_CORS_ORIGINS). */
   ui: UiConfig;
+  /** Webhook endpoints (REGISTRY_NOTIFICATIONS). */
+  notifications: NotificationsConfig;
 }
 
 /** The settings of the upload session (a subset of parseConfig's); throws ConfigError for the first bad one. */
@@ -72,5 +76,6 @@ export function parseConfig(env: Env): Config {
     maintenance: parseMaintenance(env),
     auth: parseAuthConfig(env),
     ui: parseUiConfig(env),
+    notifications: parseNotifications(env),
   };
 }
