@@ -5,7 +5,8 @@
 //
 // Keys: q:<endpoint>:<seq> a queued event, d:<endpoint>:<seq> a dead letter, s:<endpoint> the endpoint's
 // delivery state (failures in a row, when to retry), p:<repository> pull counts. <seq> is the recording time
-// (base 36, fixed width) and the event id, so a queue lists oldest first and a key never repeats.
+// (base 36, fixed width), a counter of this object's life and the event id, so a queue lists oldest first
+// (recording order within a millisecond, too) and a key never repeats.
 //
 // At least once: an event leaves its queue only after the endpoint accepted it, so an object that dies
 // between the two sends it again, with the same id. Order is not promised (a failed event is retried while
@@ -86,6 +87,7 @@ export function retryDelay(ep: NotificationEndpoint, failures: number): number {
 
 export class Outbox implements EventOutboxRpc {
   private readonly byName: Map<string, NotificationEndpoint>;
+  private counter = 0;
 
   constructor(
     private readonly storage: OutboxStorage,
@@ -98,11 +100,11 @@ export class Outbox implements EventOutboxRpc {
   async record(events: Recorded[]): Promise<void> {
     const entries: Record<string, unknown> = {};
     const now = this.env.now();
-    const stamp = now.toString(36).padStart(10, "0");
     for (const { stored, endpoints } of events) {
+      const seq = this.seq(now, stored);
       for (const ep of endpoints) {
         if (!this.byName.has(ep)) continue;
-        entries[`${queuePrefix(ep)}${stamp}.${stored.event.id}`] = { stored, attempts: 0, lastError: null } satisfies Queued;
+        entries[`${queuePrefix(ep)}${seq}`] = { stored, attempts: 0, lastError: null } satisfies Queued;
       }
     }
     if (Object.keys(entries).length === 0) return;
@@ -117,12 +119,12 @@ export class Outbox implements EventOutboxRpc {
       entries[key] = { manifests: was.manifests + c.manifests, blobs: was.blobs + c.blobs } satisfies PullCounts;
     }
     const now = this.env.now();
-    const stamp = now.toString(36).padStart(10, "0");
     let queued = 0;
     for (const { stored, endpoints } of batch.events) {
+      const seq = this.seq(now, stored);
       for (const ep of endpoints) {
         if (!this.byName.has(ep)) continue;
-        entries[`${queuePrefix(ep)}${stamp}.${stored.event.id}`] = { stored, attempts: 0, lastError: null } satisfies Queued;
+        entries[`${queuePrefix(ep)}${seq}`] = { stored, attempts: 0, lastError: null } satisfies Queued;
         queued++;
       }
     }
@@ -131,6 +133,11 @@ export class Outbox implements EventOutboxRpc {
       return;
     }
     await this.writeAndWake(entries, [], now);
+  }
+
+  private seq(now: number, stored: StoredEvent): string {
+    this.counter = (this.counter + 1) % 1e8;
+    return `${now.toString(36).padStart(10, "0")}.${this.counter.toString(36).padStart(6, "0")}.${stored.event.id}`;
   }
 
   /** One transaction: the writes, the deletes, and an alarm soon enough for what was just queued. */
