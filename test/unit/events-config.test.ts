@@ -1,6 +1,7 @@
 // REGISTRY_NOTIFICATIONS (src/config/notifications.ts): Distribution's endpoint fields with its defaults,
 // Berth's format/maxbackoff/maxattempts/blobpulls/ignore.untagged, header values from Worker secrets (and
 // credentials refused as literal text), and errors that name the field without echoing a header value.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { parseNotifications } from "../../src/config/notifications";
@@ -121,5 +122,18 @@ describe("REGISTRY_NOTIFICATIONS", () => {
     expect(() => parseNotifications({ [N]: "{nope" })).toThrow(/REGISTRY_NOTIFICATIONS: is not valid JSON/);
     // parseConfig reports it like every other setting.
     expect(() => parseConfig({ ...BASE_ENV, [N]: JSON.stringify({ endpoints: [{ name: "a" }] }) })).toThrow(/configuration error: REGISTRY_NOTIFICATIONS: endpoints\[0\] \(a\)\.url/);
+  });
+});
+
+describe("README notification examples", () => {
+  it("parse, with their secrets set", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Notifications (webhooks)"));
+    const examples = [...section.matchAll(/REGISTRY_NOTIFICATIONS = '''\n([\s\S]*?)\n'''/g)].map((m) => m[1]!);
+    expect(examples).toHaveLength(2);
+    const secrets = { HOOK_TOKEN: "Bearer t", ARGO_WEBHOOK_SECRET: "s" };
+    const [plain, argo] = examples.map((e) => parseNotifications({ REGISTRY_NOTIFICATIONS: e, ...secrets }).endpoints[0]!);
+    expect(plain).toMatchObject({ name: "audit", format: "distribution", headers: [["Authorization", "Bearer t"]], threshold: 3 });
+    expect(argo).toMatchObject({ format: "cloudevents", ignoreUntagged: true, ignoredActions: ["pull", "delete", "mount"], headers: [["X-Webhook-Secret", "s"]] });
   });
 });
