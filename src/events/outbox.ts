@@ -67,6 +67,11 @@ interface PullCounts {
 export const MAX_REQUESTS_PER_ALARM = 40;
 /** Most entries an admin call reads or moves per object. */
 export const MAX_ADMIN_BATCH = 1000;
+/**
+ * A new event is delivered this long after it was recorded: the events of a burst of writes (an image push)
+ * go out together in one alarm, and the alarm's work does not compete with the writes still arriving.
+ */
+export const DELIVERY_DELAY_MS = 250;
 /** Stats stop counting a queue here (the admin sees "at least"). */
 const COUNT_CAP = 10_000;
 
@@ -147,7 +152,7 @@ export class Outbox implements EventOutboxRpc {
     // wait for it; the alarm itself skips endpoints whose backoff is not over.
     const writes: Promise<void>[] = [this.storage.put(entries)];
     if (deletes.length > 0) writes.push(this.storage.delete(deletes));
-    if (alarm === null || alarm > now) writes.push(this.storage.setAlarm(now));
+    if (alarm === null || alarm > now + DELIVERY_DELAY_MS) writes.push(this.storage.setAlarm(now + DELIVERY_DELAY_MS));
     await Promise.all(writes);
   }
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { parseNotifications } from "../../src/config/notifications";
 import type { Fetch } from "../../src/events/delivery";
 import { CLOUDEVENTS_TYPE, DISTRIBUTION_EVENTS_TYPE } from "../../src/events/formats";
-import { MAX_REQUESTS_PER_ALARM, Outbox, retryDelay } from "../../src/events/outbox";
+import { DELIVERY_DELAY_MS, MAX_REQUESTS_PER_ALARM, Outbox, retryDelay } from "../../src/events/outbox";
 import type { StoredEvent } from "../../src/events/protocol";
 import { Clock, MemoryOutboxStorage } from "./support/memory";
 
@@ -79,16 +79,21 @@ function setup(endpoints: Record<string, unknown>[], secrets: Record<string, str
 const HOOK = { name: "hook", url: "https://hooks.example.com/in" };
 
 describe("recording", () => {
-  it("one durable write per record, whatever the number of events and endpoints; the alarm is set for now", async () => {
+  it("one durable write per record, whatever the number of events and endpoints; the alarm is set for a moment later", async () => {
     const s = setup([HOOK, { name: "ce", url: "https://ce.example.com/", format: "cloudevents" }]);
     await s.outbox.record([{ stored: stored(), endpoints: ["hook", "ce"] }, { stored: stored({ tag: "v2" }), endpoints: ["hook"] }]);
     expect(s.storage.writes).toBe(1);
     expect(s.storage.keys("q:hook:")).toHaveLength(2);
     expect(s.storage.keys("q:ce:")).toHaveLength(1);
-    expect(s.storage.alarm).toBe(s.clock.t);
+    expect(s.storage.alarm).toBe(s.clock.t + DELIVERY_DELAY_MS);
+    // A second record within that moment leaves the alarm: one delivery for the burst.
+    s.clock.advance(100);
+    await s.outbox.record([{ stored: stored(), endpoints: ["hook"] }]);
+    expect(s.storage.alarm).toBe(s.clock.t - 100 + DELIVERY_DELAY_MS);
+    expect(s.storage.writes).toBe(2);
     // Endpoints the configuration no longer has are skipped; nothing to record is no write at all.
     await s.outbox.record([{ stored: stored(), endpoints: ["gone"] }]);
-    expect(s.storage.writes).toBe(1);
+    expect(s.storage.writes).toBe(2);
   });
 });
 
@@ -203,7 +208,7 @@ describe("delivery", () => {
     // Replay of one event by id, then of the rest.
     s.receiver.status = () => 200;
     expect(await s.outbox.replay({ id: events[1]!.event.id, limit: 10 })).toEqual({ replayed: 1, more: false });
-    expect(s.storage.alarm).toBe(s.clock.t);
+    expect(s.storage.alarm).toBe(s.clock.t + DELIVERY_DELAY_MS);
     await s.drive();
     expect(s.receiver.ids(4)).toEqual([events[1]!.event.id]);
     expect(await s.outbox.replay({ endpoint: "hook", limit: 10 })).toEqual({ replayed: 1, more: false });
