@@ -1,7 +1,8 @@
 // `npm run bench`: Berth (wrangler dev) against CNCF Distribution 2.8 on one Swift s3api server behind a counting
 // proxy (one port per registry). Push/pull times (skopeo), manifest GET / blob HEAD latency (hey), S3 requests per
-// operation, blob bytes through the registry on pulls, workerd peak RSS. Prints a table, writes JSON + markdown
-// to bench/results/. Options: node bench/run.ts --help.
+// operation, blob bytes through the registry on pulls, workerd peak RSS; and Berth with one notification endpoint
+// against Berth without (push time, manifest PUT latency). Prints a table, writes JSON + markdown to
+// bench/results/. Options: node bench/run.ts --help.
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -17,6 +18,7 @@ import { latency, pushPull, type Ctx, type Reg, type Variant } from "./lib/scena
 import { notes, summarize, type Results } from "./lib/summary.ts";
 import { S3, startSwift } from "./lib/swift.ts";
 import { skopeoPush } from "./lib/clients.ts";
+import { notifyOverhead } from "./lib/notify.ts";
 
 /** Log tails printed when the run fails. */
 const diagnostics: [string, () => string][] = [];
@@ -30,7 +32,8 @@ const HELP = `usage: npm run bench -- [options]      (or: node bench/run.ts [opt
   --big-mib N         size of that layer (default 1024)
   --layers N          layers of the many-layer image (default 50), each --small-mib MiB (default 1)
   --hey-n N           requests per hey run at concurrency 1 (default 200); --hey-n32 N at concurrency 32 (default 960)
-  --only LIST         comma list of: big,huge,many,latency (default all)
+  --notify-puts N     manifest PUTs per round of the notifications comparison (default 50)
+  --only LIST         comma list of: big,huge,many,latency,notify (default all)
   --quick             development sizes: 16 MiB / 64 MiB layers, 5 × 1 MiB, hey -n 100/320, 1 round
   --out DIR           results directory (default bench/results)
   --help`;
@@ -45,6 +48,7 @@ interface Options {
   heyN1: number;
   heyN32: number;
   only: Set<string>;
+  notifyPuts: number;
   out: string;
 }
 
@@ -58,7 +62,8 @@ function parseOptions(argv: string[]): Options {
     smallMiB: 1,
     heyN1: 200,
     heyN32: 960,
-    only: new Set(["big", "huge", "many", "latency"]),
+    only: new Set(["big", "huge", "many", "latency", "notify"]),
+    notifyPuts: 50,
     out: path.join(ROOT, "bench", "results"),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -83,10 +88,11 @@ function parseOptions(argv: string[]): Options {
       case "--small-mib": o.smallMiB = int(); break;
       case "--hey-n": o.heyN1 = int(); break;
       case "--hey-n32": o.heyN32 = int(); break;
+      case "--notify-puts": o.notifyPuts = int(); break;
       case "--only": o.only = new Set(val().split(",").map((s) => s.trim())); break;
       case "--out": o.out = path.resolve(val()); break;
       case "--quick":
-        Object.assign(o, { rounds: 1, layerMiB: 16, bigMiB: 64, layers: 5, smallMiB: 1, heyN1: 100, heyN32: 320 });
+        Object.assign(o, { rounds: 1, layerMiB: 16, bigMiB: 64, layers: 5, smallMiB: 1, heyN1: 100, heyN32: 320, notifyPuts: 20 });
         break;
       case "--help": case "-h": console.log(HELP); process.exit(0);
       default: throw new Error(`unknown option ${a}\n${HELP}`);
@@ -215,6 +221,21 @@ async function main(): Promise<void> {
       levels, regs, ctx,
     );
     results.latency.blobHead = await latency({ name: "blob HEAD", path: () => `/v2/bench/hot/blobs/${layer}`, method: "HEAD" }, levels, regs, ctx);
+  }
+
+  if (opts.only.has("notify")) {
+    // Berth with one notification endpoint against the Berth above without: the write path's added cost.
+    log("notifications on vs off …");
+    results.notify = await notifyOverhead({
+      workDir,
+      rounds: opts.rounds,
+      puts: opts.notifyPuts,
+      layers: 3,
+      timeoutMs,
+      log,
+      off: berth.url,
+      start: (vars) => startBerth({ projectRoot: ROOT, s3: s3For(proxyA.port), rootdirectory: `bench-berth-notify-${tag}`, vars }),
+    });
   }
 
   results.meta.machine.loadavgEnd = os.loadavg();

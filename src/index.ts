@@ -2,16 +2,19 @@
 // once per isolate (a bad setting fails every request with a message naming it), the storage layer and the
 // access controller are built from it, the caller is identified, the request's context is put together, and
 // the route table does the rest. Exports the Durable Object classes: upload sessions, repository metadata
-// writers and the job coordinator.
+// writers, the job coordinator and the event outboxes (notifications).
 
 import { parseConfig, type Config } from "./config";
 import { createAccessController, type AccessController, type Identity } from "./http/auth";
 import { errorResponse, withCommonHeaders } from "./http/respond";
 import { route } from "./http/router";
+import { outboxName, type EventOutboxRpc } from "./events/protocol";
 import { withUi } from "./http/ui";
 import type { JobCoordinatorRpc } from "./jobs/protocol";
 import type { RepositoryMetadataRpc } from "./metadata/protocol";
 import type { AccessGuard, RegistryContext, RequestInfo } from "./registry/context";
+import { Notifier } from "./registry/notify";
+import { NO_READ_LISTENER, type ReadListener } from "./registry/reads";
 import { UploadHints } from "./registry/upload-hints";
 import { NO_LISTENER, type WriteListener } from "./registry/writes";
 import { createStorage, type Storage } from "./storage";
@@ -25,11 +28,13 @@ const REFUSED_BODY_DRAIN_LIMIT = 64 * 1024 * 1024;
 export { UploadSession } from "./uploads/session";
 export { JobCoordinator } from "./jobs/coordinator";
 export { RepositoryMetadata } from "./metadata/object";
+export { EventOutbox } from "./events/object";
 
 interface Env {
   UPLOAD_SESSIONS: DurableObjectNamespace;
   JOBS: DurableObjectNamespace;
   REPOSITORY_METADATA: DurableObjectNamespace;
+  EVENTS: DurableObjectNamespace;
   [setting: string]: unknown;
 }
 
@@ -41,6 +46,7 @@ interface Setup {
   hints: UploadHints;
   writes: WriteListener;
   fence: SweepFence;
+  reads: ReadListener;
 }
 
 let cached: Setup | null = null;
@@ -48,13 +54,16 @@ let cached: Setup | null = null;
 function setup(env: Env): Setup {
   if (cached?.env !== env) {
     const cfg = parseConfig(env);
+    // Notifications listen at the seams only when an endpoint is configured: otherwise they cost nothing.
+    const notifier = cfg.notifications.endpoints.length > 0 ? new Notifier(cfg.notifications, (shard) => outbox(env, shard)) : null;
     cached = {
       env,
       cfg,
       storage: createStorage(cfg.s3),
       auth: createAccessController(cfg.auth),
       hints: new UploadHints(),
-      writes: NO_LISTENER,
+      writes: notifier ?? NO_LISTENER,
+      reads: notifier ?? NO_READ_LISTENER,
       fence: new SweepFence(() => coordinator(env)),
     };
   }
@@ -80,7 +89,13 @@ function requestInfo(req: Request, url: URL, id: Identity): RequestInfo {
     userAgent: req.headers.get("user-agent"),
     method: req.method,
     host: url.host,
+    origin: url.origin,
   };
+}
+
+/** One of the event outboxes (src/events). */
+function outbox(env: Env, shard: number): EventOutboxRpc {
+  return env.EVENTS.get(env.EVENTS.idFromName(outboxName(shard))) as unknown as EventOutboxRpc;
 }
 
 /** The one job coordinator of this registry's bucket. */
@@ -93,7 +108,7 @@ export default withUi({
   async fetch(req: Request, env: Env, exec: ExecutionContext): Promise<Response> {
     try {
       const url = new URL(req.url);
-      const { cfg, storage, auth, hints, writes, fence } = setup(env);
+      const { cfg, storage, auth, hints, writes, reads, fence } = setup(env);
       if (auth.tokenPath !== null && url.pathname === auth.tokenPath) return withCommonHeaders(await auth.handleToken(req));
       const id = await auth.authenticate(req, url);
       const request = requestInfo(req, url, id);
@@ -110,8 +125,10 @@ export default withUi({
           env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as RepositoryMetadataRpc,
         jobs: () => coordinator(env),
         fence,
+        outbox: (shard) => outbox(env, shard),
         waitUntil: (work) => exec.waitUntil(work),
-        written: (event) => writes.record(event, request),
+        written: (...events) => writes.record(events, request),
+        pulled: (event) => reads.pulled(event, request, (work) => exec.waitUntil(work)),
       };
       return withCommonHeaders(await route(req, ctx));
     } catch (e) {

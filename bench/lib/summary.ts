@@ -1,6 +1,7 @@
 // Turns the raw measurements (every round, every S3 operation) into the result table's rows — medians per
 // registry — and evaluates the goals of issue 4. Also defines the shape of the JSON written to bench/results/.
 import { MiB, median, ratioGoal, type Goal, type Row } from "./report.ts";
+import type { NotifyResults } from "./notify.ts";
 import type { Counters } from "./s3proxy.ts";
 import type { LatencyRun, OpResult, PushPull, RegName } from "./scenarios.ts";
 
@@ -16,6 +17,8 @@ export interface Results {
   pushPull: { big?: PushPull; huge?: PushPull; many?: PushPull };
   latency: { manifest?: Record<string, Record<RegName, LatencyRun[]>>; blobHead?: Record<string, Record<RegName, LatencyRun[]>> };
   checks: Partial<Record<RegName, Record<string, unknown>>>;
+  /** Berth with one notification endpoint vs without (same run). */
+  notify?: NotifyResults;
   rows?: Row[];
   goals?: Goal[];
   notes?: string[];
@@ -167,6 +170,16 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
     rows.push(row(`S3 server CPU per ${p.name} push`, "s", pair((g) => med(p.push[g], (o) => o.s3CpuSec))));
   }
 
+  // Notifications: both numbers are Berth's (the second column stays empty).
+  const nt = r.notify;
+  const nm = (xs: number[] | undefined) => (xs && xs.length > 0 ? median(xs) : undefined);
+  if (nt) {
+    for (const k of ["off", "on"] as const) {
+      rows.push(row(`Berth push ${nt.layers}×1 MiB, notifications ${k}`, "s", { berth: (nm(nt.push[k]) ?? NaN) / 1000, distribution: undefined }, false));
+      rows.push(row(`Berth manifest PUT p50 (of ${nt.puts}), notifications ${k}`, "ms", { berth: nm(nt.manifestPut[k]), distribution: undefined }, false));
+    }
+  }
+
   // Goals
   const m = (p: PushPull | undefined, k: "push" | "pull", g: RegName) => (p ? med(p[k][g], (o) => o.ms / 1000) : undefined);
   for (const p of [big, huge]) {
@@ -220,5 +233,9 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
         }
       : { goal: "Worker peak RSS flat in layer size", measured: "needs the big-layer and --big runs", pass: null },
   );
+  if (nt) {
+    goals.push(ratioGoal("manifest PUT with notifications (1 endpoint) ≤ 1.1× without", nm(nt.manifestPut.on), nm(nt.manifestPut.off), 1.1, "ms"));
+    goals.push(ratioGoal("push with notifications (1 endpoint) ≤ 1.1× without", nm(nt.push.on), nm(nt.push.off), 1.1, "ms"));
+  }
   return { rows, goals };
 }

@@ -6,6 +6,7 @@
 import { parseAuthConfig, type AuthConfig } from "./auth";
 import { parseGc, readUploadPurgeAge, type GcConfig } from "./gc";
 import { parseMaintenance, type MaintenanceConfig } from "./maintenance";
+import { parseNotifications, type NotificationsConfig } from "./notifications";
 import { parseS3, type S3Config } from "./storage";
 import { parseUiConfig, type UiConfig } from "./ui";
 import { DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./values";
@@ -16,6 +17,7 @@ export type { AuthConfig } from "./auth";
 export type { ImmutableTags, MaintenanceConfig } from "./maintenance";
 export type { UiConfig } from "./ui";
 export type { GcConfig } from "./gc";
+export type { NotificationEndpoint, NotificationsConfig } from "./notifications";
 
 /** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */
 export interface UploadConfig {
@@ -44,6 +46,8 @@ export interface Config extends UploadConfig {
   ui: UiConfig;
   /** Online garbage collection (BERTH_GC, BERTH_GC_DELAY, …). */
   gc: GcConfig;
+  /** Webhook endpoints (REGISTRY_NOTIFICATIONS). */
+  notifications: NotificationsConfig;
 }
 
 /** The settings of the upload session (a subset of parseConfig's); throws ConfigError for the first bad one. */
@@ -69,5 +73,6 @@ export function parseConfig(env: Env): Config {
     auth: parseAuthConfig(env),
     ui: parseUiConfig(env),
     gc: parseGc(env),
+    notifications: parseNotifications(env),
   };
 }

@@ -9,6 +9,7 @@ import { deleteBlob, getBlob, headBlob } from "../registry/blobs";
 import { listRepositories } from "../registry/catalog";
 import { type RegistryContext, json } from "../registry/context";
 import { deleteManifest, getManifest, putManifest } from "../registry/manifests";
+import { deadLetters, eventStats, replay } from "../registry/events";
 import { health } from "../registry/health";
 import { jobStatus, startJob } from "../registry/jobs";
 import { gcStatus, startGc } from "../registry/gc";
@@ -117,6 +118,16 @@ const gc: Handler = (req, ctx) => {
   return req.method === "POST" ? startGc(ctx) : gcStatus(ctx);
 };
 
+/** The admin API of notifications (registry/events.ts): admins only, checked before anything else. */
+const events: Handler = (req, ctx) => {
+  const op = param(req, "op");
+  const ops: Record<string, (ctx: RegistryContext) => Promise<Response>> = { "GET dead": deadLetters, "POST replay": replay, "GET stats": eventStats };
+  const handler = ops[`${req.method} ${op}`];
+  if (handler) return (ctx.access.requireAdmin(), handler(ctx));
+  if (["dead", "replay", "stats"].includes(op)) return unsupported(req);
+  throw new OciError("UNSUPPORTED", "no such endpoint in the registry API", { status: 404 });
+};
+
 const only =
   (methods: string[], h: Handler): Handler =>
   (req, ctx) =>
@@ -128,6 +139,7 @@ const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/health", only(["GET", "HEAD"], (req, ctx) => health(ctx, req.method === "HEAD")))
   .all("/v2/_berth/ext/jobs/:kind", jobs)
   .all("/v2/_berth/ext/gc", gc)
+  .all("/v2/_berth/ext/events/:op", events)
   .all("/v2/_catalog", only(["GET"], (_req, ctx) => (ctx.access.require(null, "read"), listRepositories(ctx))))
   .all("/v2/_berth/ext/blobs/:name+/:digest", only(["GET"], (req, ctx) => getSmallBlob(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest"))))) // the web UI reads image configs here (blob GET redirects cross-origin)
   .all("/v2/:name+/tags/list", only(["GET"], (req, ctx) => listTags(ctx, readable(req, ctx))))

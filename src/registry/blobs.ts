@@ -34,6 +34,7 @@ export async function getBlob(ctx: RegistryContext, repo: string, digest: Digest
     // The link alone decides visibility; the presigned URL itself reports a missing object.
     if (!(await blobs.isLinked(repo, digest))) throw blobUnknown(digest);
     const url = await blobs.presignedUrl(digest, ctx.cfg.redirectExpirySeconds);
+    ctx.pulled({ action: "blob.pull", repository: repo, digest: formatDigest(digest) });
     return empty(307, { Location: url, "Docker-Content-Digest": formatDigest(digest) });
   }
   // Streamed by the Worker: the Range header is parsed here (RFC 9110), never handed to the bucket raw.
@@ -47,6 +48,7 @@ export async function getBlob(ctx: RegistryContext, repo: string, digest: Digest
   }
   const res = await blobs.open(digest, range ?? undefined);
   if (!res) throw blobUnknown(digest);
+  ctx.pulled({ action: "blob.pull", repository: repo, digest: formatDigest(digest) });
   const headers: Record<string, string> = {
     "Content-Type": "application/octet-stream",
     "Docker-Content-Digest": formatDigest(digest),

@@ -1,17 +1,19 @@
 // What every handler gets: the validated configuration, the storage layer, the upload-session namespace,
 // the upload hints, the caller's access decisions, who is asking (the request's identity, id, address),
-// `waitUntil` for work that may outlive the answer, and the write seam. Built once per request by the
-// Worker entry (src/index.ts).
+// `waitUntil` for work that may outlive the answer, the write and read seams, and the event outboxes. Built
+// once per request by the Worker entry (src/index.ts).
 
 import type { Config } from "../config";
 import type { Action } from "../config/access";
 import type { Storage } from "../storage";
 import type { SweepFence } from "../storage/sweep-fence";
+import type { EventOutboxRpc } from "../events/protocol";
 import type { JobCoordinatorRpc } from "../jobs/protocol";
 import type { RepositoryMetadataRpc } from "../metadata/protocol";
 import type { UploadSessionRpc } from "../uploads/protocol";
 import type { RequestInfo } from "./request";
 import type { UploadHints } from "./upload-hints";
+import type { ReadEvent } from "./reads";
 import type { WriteEvent } from "./writes";
 
 export type { Action } from "../config/access";
@@ -48,6 +50,8 @@ export interface RegistryContext {
    * true means a run is on and existence must be checked fresh.
    */
   fence: Pick<SweepFence, "vouch">;
+  /** Returns the RPC stub of one event outbox (0 ≤ shard < OUTBOX_SHARDS, src/events/protocol.ts). */
+  outbox(shard: number): EventOutboxRpc;
   /** The isolate's guesses of which blob a new upload session is for. */
   hints: UploadHints;
   url: URL;
@@ -55,7 +59,9 @@ export interface RegistryContext {
   /** Keeps the Worker alive for work the answer need not wait for. */
   waitUntil(work: Promise<unknown>): void;
   /** Records a successful write (the write seam, registry/writes.ts); awaited before answering. */
-  written(event: WriteEvent): Promise<void>;
+  written(...events: WriteEvent[]): Promise<void>;
+  /** Notes a successful read (the read seam, registry/reads.ts): never awaited, never fails the request. */
+  pulled(event: ReadEvent): void;
 }
 
 /** A JSON response with the right length. */

@@ -53,6 +53,14 @@ export async function getManifest(ctx: RegistryContext, repo: string, rawRef: st
   if (ifNoneMatch !== null && (ifNoneMatch.includes("*") || ifNoneMatch.includes(formatDigest(digest)))) {
     return new Response(null, { status: 304, headers: { ETag: etag, "Docker-Content-Digest": formatDigest(digest) } });
   }
+  ctx.pulled({
+    action: "manifest.pull",
+    repository: repo,
+    digest: formatDigest(digest),
+    mediaType,
+    size: stored.bytes.byteLength,
+    tag: ref.kind === "tag" ? ref.tag : null,
+  });
   return new Response(head ? null : stored.bytes, { status: 200, headers });
 }
 
@@ -110,8 +118,11 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   // One OCI-Tag per tag applied, for a push by digest with ?tag= (the spec's end-7b).
   if (ref.kind === "digest") for (const t of tags) headers.append("OCI-Tag", t);
   const tag = ref.kind === "tag" ? ref.tag : null;
-  await ctx.written({ action: "manifest.put", repository: repo, digest: d, mediaType: manifest.mediaType, size: bytes.byteLength, tag, subject: subject?.digest ?? null });
-  for (const t of tags) await ctx.written({ action: "tag.set", repository: repo, tag: t, digest: d });
+  // One call: the push and its tags are one write, recorded together.
+  await ctx.written(
+    { action: "manifest.put", repository: repo, digest: d, mediaType: manifest.mediaType, size: bytes.byteLength, tag, subject: subject?.digest ?? null },
+    ...tags.map((t) => ({ action: "tag.set" as const, repository: repo, tag: t, digest: d })),
+  );
   return new Response(null, { status: 201, headers });
 }
 

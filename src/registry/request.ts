@@ -20,4 +20,6 @@ export interface RequestInfo {
   method: string;
   /** The request's host, as the client addressed the registry. */
   host: string;
+  /** scheme://host as the client addressed the registry (links in notifications are built on it). */
+  origin: string;
 }

@@ -1,6 +1,7 @@
 // The write seam: every successful change to what the registry holds is recorded here, once, by the handler
-// that made it, after the change is stored and before the client is told. Nothing listens yet (a no-op);
-// notifications, the audit log, metrics and quota accounting hang off it. A listener that must not lose an
+// that made it, after the change is stored and before the client is told (one call per request: a manifest
+// push and its tags come together). Notifications listen here (registry/notify.ts); the audit log, metrics
+// and quota accounting can hang off it too. A listener that must not lose an
 // event records it durably before it resolves: the client's answer waits for it.
 
 import type { RequestInfo } from "./request";
@@ -22,7 +23,8 @@ export type WriteEvent =
   | { action: "tag.delete"; repository: string; tag: string };
 
 export interface WriteListener {
-  record(event: WriteEvent, request: RequestInfo): Promise<void>;
+  /** The events of one request's write (a manifest.put and its tag.set events come together). */
+  record(events: readonly WriteEvent[], request: RequestInfo): Promise<void>;
 }
 
 /** The default: nobody listens. */

@@ -19,6 +19,7 @@ const LAYER: Record<string, number> = {
   uploads: 4,
   metadata: 4,
   jobs: 4,
+  events: 4,
   registry: 5,
   http: 6,
   "": 7, // src/index.ts, the Worker entry

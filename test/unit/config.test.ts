@@ -68,6 +68,7 @@ describe("parseConfig defaults", () => {
       uploadExpiryMs: 168 * 3600 * 1000,
       chunkMaxLength: 64 * MiB,
       ui: { enabled: true, corsOrigins: [] },
+      notifications: { endpoints: [] },
       maintenance: { readOnly: false, immutableTags: expect.objectContaining({ empty: true }) },
       gc: { enabled: true, delayMs: 3600_000, intervalMs: 86_400_000, deleteUntagged: false, dryRun: false, uploadPurgeAgeMs: 168 * 3600_000, fenceLeaseMs: 20_000 },
     });

@@ -4,6 +4,7 @@
 // spool's slice table, the job runner's storage, and SHA-256 hashing with node:crypto (the Worker's hashing
 // uses workerd's crypto.DigestStream, which Node lacks).
 import { createHash } from "node:crypto";
+import type { OutboxStorage } from "../../../src/events/outbox";
 import type { RunnerStorage } from "../../../src/jobs/runner";
 import type { Hashing, RunningHash } from "../../../src/uploads/hasher";
 import type { SessionStorage } from "../../../src/uploads/session-core";
@@ -113,6 +114,51 @@ export class MemoryRunnerStorage implements RunnerStorage {
   async setAlarm(at: number): Promise<void> {
     this.alarm = at;
     this.alarmsSet.push(at);
+  }
+}
+
+/** An event outbox's storage: sorted listing with prefix, limit and startAfter, one alarm, writes counted. */
+export class MemoryOutboxStorage implements OutboxStorage {
+  readonly values = new Map<string, unknown>();
+  alarm: number | null = null;
+  /** put and delete calls (a record() issues its writes together: the object commits them as one). */
+  writes = 0;
+
+  async get<T>(key: string): Promise<T | undefined> {
+    return this.values.has(key) ? (structuredClone(this.values.get(key)) as T) : undefined;
+  }
+
+  async list<T>(opts: { prefix: string; limit?: number; startAfter?: string }): Promise<Map<string, T>> {
+    const out = new Map<string, T>();
+    for (const k of [...this.values.keys()].sort()) {
+      if (!k.startsWith(opts.prefix) || (opts.startAfter !== undefined && k <= opts.startAfter)) continue;
+      if (opts.limit !== undefined && out.size >= opts.limit) break;
+      out.set(k, structuredClone(this.values.get(k)) as T);
+    }
+    return out;
+  }
+
+  async put(entries: Record<string, unknown>): Promise<void> {
+    this.writes++;
+    for (const [k, v] of Object.entries(entries)) this.values.set(k, structuredClone(v));
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    this.writes++;
+    for (const k of keys) this.values.delete(k);
+  }
+
+  async getAlarm(): Promise<number | null> {
+    return this.alarm;
+  }
+
+  async setAlarm(at: number): Promise<void> {
+    this.alarm = at;
+  }
+
+  /** Keys with the prefix. */
+  keys(prefix: string): string[] {
+    return [...this.values.keys()].filter((k) => k.startsWith(prefix)).sort();
   }
 }
 

@@ -21,7 +21,10 @@ import type { Job } from "../../../src/jobs/job";
 import { OciError, type OciErrorCode } from "../../../src/oci/errors";
 import type { AccessGuard, Action, RegistryContext, RequestInfo } from "../../../src/registry/context";
 import { UploadHints } from "../../../src/registry/upload-hints";
+import type { ReadEvent } from "../../../src/registry/reads";
 import type { WriteEvent } from "../../../src/registry/writes";
+import { Outbox } from "../../../src/events/outbox";
+import type { Fetch } from "../../../src/events/delivery";
 import { storageOn, type Storage } from "../../../src/storage";
 import type { BlobStore } from "../../../src/storage/blobs";
 import { SweepFence } from "../../../src/storage/sweep-fence";
@@ -31,7 +34,7 @@ import { sessionName } from "../../../src/uploads/protocol";
 import { UploadSessionCore } from "../../../src/uploads/session-core";
 import { expect } from "vitest";
 import { bytesOf } from "./content";
-import { Clock, MemoryRunnerStorage, MemorySessionStorage, NodeHashing } from "./memory";
+import { Clock, MemoryOutboxStorage, MemoryRunnerStorage, MemorySessionStorage, NodeHashing } from "./memory";
 import { memorySql } from "./sqlite";
 
 export const ORIGIN = "http://registry.test";
@@ -244,6 +247,12 @@ export class TestRegistry {
   readonly fence: FenceServer;
   /** The write seam: every event a handler recorded, in order. */
   readonly events: WriteEvent[] = [];
+  /** The read seam: every pull a handler noted, in order. */
+  readonly reads: ReadEvent[] = [];
+  /** The event outboxes by shard (over memory), created on first use; they deliver through `webhook`. */
+  readonly outboxes = new Map<number, { outbox: Outbox; storage: MemoryOutboxStorage }>();
+  /** What the outboxes' deliveries call (default: every endpoint answers 204). */
+  webhook: Fetch = async () => new Response(null, { status: 204 });
   /** Work handed to waitUntil. */
   readonly background: Promise<unknown>[] = [];
   readonly ctx: RegistryContext;
@@ -278,6 +287,7 @@ export class TestRegistry {
       userAgent: null,
       method: "GET",
       host: new URL(ORIGIN).host,
+      origin: ORIGIN,
     };
     this.ctx = {
       cfg: this.cfg,
@@ -292,11 +302,13 @@ export class TestRegistry {
         tick: async () => [],
       }),
       fence: new SweepFence(() => this.fence, this.clock.now),
+      outbox: (shard) => this.outboxAt(shard).outbox,
       hints: this.hints,
       url: new URL(ORIGIN),
       request,
       waitUntil: (work) => void this.background.push(work),
-      written: async (event) => void this.events.push(structuredClone(event)),
+      written: async (...events) => void this.events.push(...structuredClone(events)),
+      pulled: (event) => void this.reads.push(structuredClone(event)),
     };
   }
 
@@ -313,6 +325,17 @@ export class TestRegistry {
   /** What the coordinator reads of the last collection (src/jobs/coordinator.ts). */
   private async gcStatus(): Promise<GcRunStatus> {
     return gcRunStatus(await this.jobRunner.status("gc"));
+  }
+
+  /** The outbox object of a shard. */
+  outboxAt(shard: number): { outbox: Outbox; storage: MemoryOutboxStorage } {
+    let o = this.outboxes.get(shard);
+    if (!o) {
+      const storage = new MemoryOutboxStorage();
+      const outbox = new Outbox(storage, this.cfg.notifications, { fetch: (url, init) => this.webhook(url, init), now: this.clock.now, log: () => {} });
+      this.outboxes.set(shard, (o = { outbox, storage }));
+    }
+    return o;
   }
 
   call(method: string, path: string, init: CallInit = {}): Promise<Response> {
