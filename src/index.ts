@@ -14,7 +14,8 @@ import type { JobCoordinatorRpc } from "./jobs/protocol";
 import type { RepositoryMetadataRpc } from "./metadata/protocol";
 import type { AccessGuard, RegistryContext, RequestInfo } from "./registry/context";
 import { Notifier } from "./registry/notify";
-import { NO_READ_LISTENER, type ReadListener } from "./registry/reads";
+import { PullRecorder } from "./registry/pulls";
+import { readListeners, type ReadListener } from "./registry/reads";
 import { UploadHints } from "./registry/upload-hints";
 import { NO_LISTENER, type WriteListener } from "./registry/writes";
 import { createStorage, type Storage } from "./storage";
@@ -56,14 +57,17 @@ function setup(env: Env): Setup {
     const cfg = parseConfig(env);
     // Notifications listen at the seams only when an endpoint is configured: otherwise they cost nothing.
     const notifier = cfg.notifications.endpoints.length > 0 ? new Notifier(cfg.notifications, (shard) => outbox(env, shard)) : null;
+    const storage = createStorage(cfg.s3);
+    // Pull times are recorded only for retention policies to read.
+    const pulls = cfg.gc.retention ? new PullRecorder(storage.pulls) : null;
     cached = {
       env,
       cfg,
-      storage: createStorage(cfg.s3),
+      storage,
       auth: createAccessController(cfg.auth),
       hints: new UploadHints(),
       writes: notifier ?? NO_LISTENER,
-      reads: notifier ?? NO_READ_LISTENER,
+      reads: readListeners(notifier, pulls),
       fence: new SweepFence(() => coordinator(env)),
     };
   }

@@ -1,7 +1,9 @@
 // Settings of the online garbage collector (README "Garbage collection"), named like zot's `gc`, `gcDelay`,
 // `gcInterval` where it has them. Parsed by the Worker (for the Cron Trigger and the admin API's defaults)
-// and by the job coordinator that runs the collector.
+// and by the job coordinator that runs the collector. Retention policies (retention.ts) belong to it: a run
+// applies them before it marks.
 
+import { parseRetention, type RetentionConfig } from "./retention";
 import { DAY, SECOND, readBool, readDuration, type Env } from "./values";
 
 export interface GcConfig {
@@ -28,6 +30,8 @@ export interface GcConfig {
    * most once per lease; a run waits up to about twice this long before it marks.
    */
   fenceLeaseMs: number;
+  /** BERTH_RETENTION (zot's retention policies): which tags a run removes first; null = none. */
+  retention: RetentionConfig | null;
 }
 
 /** REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE (Go duration, default 168h) in ms: upload sessions and leftovers. */
@@ -45,5 +49,6 @@ export function parseGc(env: Env): GcConfig {
     dryRun: readBool(env, "BERTH_GC_DRY_RUN", false),
     uploadPurgeAgeMs: readUploadPurgeAge(env),
     fenceLeaseMs: readDuration(env, "BERTH_GC_FENCE_LEASE", 20 * SECOND, SECOND, 300 * SECOND, "between 1s and 5m"),
+    retention: parseRetention(env),
   };
 }

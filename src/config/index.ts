@@ -17,6 +17,7 @@ export type { AuthConfig } from "./auth";
 export type { ImmutableTags, MaintenanceConfig } from "./maintenance";
 export type { UiConfig } from "./ui";
 export type { GcConfig } from "./gc";
+export type { RetentionConfig } from "./retention";
 export type { NotificationEndpoint, NotificationsConfig } from "./notifications";
 
 /** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */

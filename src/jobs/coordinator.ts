@@ -1,10 +1,12 @@
 // The job coordinator Durable Object: one per registry (named "coordinator"), hosting the JobRunner with the
 // object's storage and alarm, and the garbage collector's fence (gc/fence.ts) with its ledger in the object's
 // SQLite storage. Background work (counting the bucket, garbage collection; sync and delivery later) runs
-// here as resumable steps, never inside a client's request. It parses only the storage and GC settings.
+// here as resumable steps, never inside a client's request. It parses only the storage, GC (with retention)
+// and maintenance settings.
 
 import { DurableObject } from "cloudflare:workers";
 import { parseGc, type GcConfig } from "../config/gc";
+import { parseMaintenance } from "../config/maintenance";
 import { parseS3 } from "../config/storage";
 import { createStorage } from "../storage";
 import type { VouchAnswer } from "../storage/sweep-fence";
@@ -18,38 +20,42 @@ import { JobRunner } from "./runner";
 import { storageStats } from "./storage-stats";
 
 /** What the coordinator asks of a repository's metadata object (metadata/protocol.ts has the whole interface). */
-interface ManifestRemover {
+interface MetadataRemovals {
   removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept">;
+  untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept">;
 }
 
 /** A Cron Trigger fires at fixed times: a run counts as due a little before a whole interval has passed. */
 const SCHEDULE_SLACK_MS = 5 * 60_000;
 
 export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
-  private parts: { runner: JobRunner; fence: FenceServer; gc: GcConfig } | null = null;
+  private parts: { runner: JobRunner; fence: FenceServer; gc: GcConfig; readOnly: boolean } | null = null;
 
-  private setup(): { runner: JobRunner; fence: FenceServer; gc: GcConfig } {
+  private setup(): { runner: JobRunner; fence: FenceServer; gc: GcConfig; readOnly: boolean } {
     if (!this.parts) {
       const env = this.env as Record<string, unknown>;
       const storage = this.ctx.storage;
       const config = parseGc(env);
+      const { immutableTags, readOnly } = parseMaintenance(env);
       const ledger = new GcLedger(storage.sql as unknown as Sql);
       const kv = { get: <T>(key: string) => storage.get<T>(key), put: (key: string, value: unknown) => storage.put(key, value) };
       const fence = new FenceServer(ledger, kv, () => this.gcStatus(), Date.now, config.fenceLeaseMs);
       const metadata = env.REPOSITORY_METADATA as DurableObjectNamespace;
+      const object = (repo: string) => metadata.get(metadata.idFromName(repo)) as unknown as MetadataRemovals;
       const rt: GcRuntime = {
         config,
         ledger,
         fence,
-        removeManifest: (repo, digest, subject, indexTags) =>
-          (metadata.get(metadata.idFromName(repo)) as unknown as ManifestRemover).removeUntagged(repo, digest, subject, indexTags),
+        removeManifest: (repo, digest, subject, indexTags) => object(repo).removeUntagged(repo, digest, subject, indexTags),
+        untag: (repo, tag, digest) => object(repo).untag(repo, tag, digest),
+        isImmutable: (repo, tag) => immutableTags.covers(repo, tag),
       };
       const runner = new JobRunner(
         { ...kv, list: (prefix) => storage.list({ prefix }), setAlarm: (at) => storage.setAlarm(at) },
         JOBS,
         { storage: createStorage(parseS3(env)), now: Date.now, gc: rt },
       );
-      this.parts = { runner, fence, gc: config };
+      this.parts = { runner, fence, gc: config, readOnly };
     }
     return this.parts;
   }
@@ -71,9 +77,11 @@ export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
   }
 
   async tick(): Promise<string[]> {
-    const { runner, gc: config } = this.setup();
+    const { runner, gc: config, readOnly } = this.setup();
     const due = [storageStats.kind];
-    if (config.enabled) {
+    // Read-only mode means nothing changes in the bucket: no scheduled collection either (the admin API
+    // refuses to start one too). A run already going when the mode was switched on finishes.
+    if (config.enabled && !readOnly) {
       const last = await runner.status(gc.kind);
       if (!last || Date.now() - Date.parse(last.startedAt) >= config.intervalMs - SCHEDULE_SLACK_MS) due.push(gc.kind);
     }

@@ -25,6 +25,13 @@ export interface GcRuntime {
    * ordered with pushes and deletes): "kept" when one of `indexTags` points at it after all.
    */
   removeManifest(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept">;
+  /**
+   * Removes a tag retention decided on, through the repository's metadata object: "kept" when it no longer
+   * names `digest` or is immutable.
+   */
+  untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept">;
+  /** Whether BERTH_IMMUTABLE_TAGS covers the tag (retention never removes such a tag). */
+  isImmutable(repo: string, tag: string): boolean;
 }
 
 export interface StepResult<S> {

@@ -40,4 +40,8 @@ export class RepositoryMetadata extends DurableObject implements RepositoryMetad
   removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept"> {
     return this.writes().removeUntagged(repo, digest, subject, indexTags);
   }
+
+  untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept"> {
+    return this.writes().untag(repo, tag, digest);
+  }
 }

@@ -41,4 +41,6 @@ export interface RepositoryMetadataRpc {
    * its referrers entry): "kept" instead when one of those tags points at it now.
    */
   removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept">;
+  /** Retention removes a tag: "kept" instead when it no longer points at `digest`, or is immutable. */
+  untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept">;
 }

@@ -82,6 +82,18 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
       .then(unwrap);
   }
 
+  untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept"> {
+    return this.serial
+      .run(async () => {
+        if (this.immutable.covers(repo, tag)) return "kept" as const;
+        const current = await this.storage.tags.resolve(repo, tag).catch(() => null);
+        if (!current || formatDigest(current) !== digest) return "kept" as const;
+        await this.storage.tags.delete(repo, tag);
+        return "removed" as const;
+      })
+      .then(unwrap);
+  }
+
   deleteTag(repo: string, tag: string): Promise<RpcResult<null>> {
     return this.serial.run(async () => {
       if (this.immutable.covers(repo, tag)) throw immutableTag(`tag ${tag} is immutable and cannot be deleted`);

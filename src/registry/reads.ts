@@ -18,3 +18,11 @@ export interface ReadListener {
 
 /** The default: nobody listens. */
 export const NO_READ_LISTENER: ReadListener = { pulled: () => {} };
+
+/** Every listener given hears every pull (none of them when there are none). */
+export function readListeners(...listeners: (ReadListener | null)[]): ReadListener {
+  const all = listeners.filter((l): l is ReadListener => l !== null);
+  if (all.length === 0) return NO_READ_LISTENER;
+  if (all.length === 1) return all[0]!;
+  return { pulled: (event, request, waitUntil) => all.forEach((l) => l.pulled(event, request, waitUntil)) };
+}

@@ -8,6 +8,7 @@ import type { StorageDriver } from "./driver";
 import { S3Driver } from "./driver/s3/driver";
 import { Layout } from "./layout";
 import { ManifestStore } from "./manifests";
+import { PullStore } from "./pulls";
 import { ReferrerStore } from "./referrers";
 import { RepositoryStore } from "./repositories";
 import { TagStore } from "./tags";
@@ -18,6 +19,8 @@ export interface Storage {
   manifests: ManifestStore;
   tags: TagStore;
   referrers: ReferrerStore;
+  /** When manifests were last pulled (for retention). */
+  pulls: PullStore;
   repositories: RepositoryStore;
   /** The garbage collector's reads and removals. */
   vacuum: Vacuum;
@@ -38,6 +41,7 @@ export function storageOn(driver: StorageDriver, rootDirectory = ""): Storage {
     manifests: new ManifestStore(driver, layout),
     tags: new TagStore(driver, layout),
     referrers: new ReferrerStore(driver, layout),
+    pulls: new PullStore(driver, layout),
     repositories: new RepositoryStore(driver, layout),
     vacuum: new Vacuum(driver, layout),
     ping: async () => {

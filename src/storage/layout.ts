@@ -10,6 +10,7 @@
 //       _manifests/tags/<tag>/index/<alg>/<hex>/link                      every digest the tag pointed to
 //       _uploads/<uuid>/...                                               Distribution's upload state (Berth writes none)
 //       _berth/referrers/<alg>/<subject-hex>/<alg>/<hex>                  Berth's referrers index (see below)
+//       _berth/pulls/<alg>/<hex>                                          empty; its time is the manifest's last pull
 //
 // Every link file holds exactly "<alg>:<hex>" with no newline. Distribution skips directories under a
 // repository whose name starts with "_" and that it does not know, so `_berth` is invisible to it.
@@ -27,12 +28,15 @@ const LAYER_LINK_RE = /^_layers\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-f0-9]{32,}
 const REVISION_LINK_RE = /^_manifests\/revisions\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-f0-9]{32,})\/link$/;
 const TAG_CURRENT_RE = /^_manifests\/tags\/([^/]+)\/current\/link$/;
 const TAG_INDEX_RE = /^_manifests\/tags\/([^/]+)\/index\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-f0-9]{32,})\/link$/;
+const PULL_RE = /^_berth\/pulls\/([a-z0-9]+(?:[+._-][a-z0-9]+)*)\/([a-f0-9]{32,})$/;
 
 /** A link file found by a walk of repositories/. */
 export type RepositoryLink =
   | { kind: "layer" | "revision"; repository: string; digest: Digest }
   | { kind: "tag"; repository: string; tag: string }
-  | { kind: "tag-index"; repository: string; tag: string; digest: Digest };
+  | { kind: "tag-index"; repository: string; tag: string; digest: Digest }
+  /** Berth's record of a manifest's last pull (for retention's pulledWithin / mostRecentlyPulledCount). */
+  | { kind: "pull"; repository: string; digest: Digest };
 
 function name(n: string): string {
   if (n.length > 255 || !NAME_RE.test(n)) throw new Error("layout: invalid repository name");
@@ -85,15 +89,15 @@ export class Layout {
   }
 
   /**
-   * What a key under repositories/ is: a repository's layer link, manifest revision link, tag link or tag
-   * index entry, or null for anything else (upload leftovers, Berth's own `_berth/` entries, strays). One
+   * What a key under repositories/ is: a repository's layer link, manifest revision link, tag link, tag
+   * index entry or pull record, or null for anything else (upload leftovers, the referrers index, strays). One
    * walk of repositories/ with this visits every link of every repository (the mark phase of a collector).
    */
   linkOfKey(key: string): RepositoryLink | null {
     const root = this.repositoriesRoot();
     if (!key.startsWith(root)) return null;
     const rest = key.slice(root.length);
-    const cut = rest.search(/\/_(layers|manifests)\//);
+    const cut = rest.search(/\/_(layers|manifests|berth\/pulls)\//);
     if (cut <= 0) return null;
     const repository = rest.slice(0, cut);
     if (!NAME_RE.test(repository)) return null;
@@ -110,6 +114,11 @@ export class Layout {
     if (m) {
       const digest = digestFromParts(m[2]!, m[3]!);
       return digest && TAG_RE.test(m[1]!) ? { kind: "tag-index", repository, tag: m[1]!, digest } : null;
+    }
+    m = PULL_RE.exec(tail);
+    if (m) {
+      const digest = digestFromParts(m[1]!, m[2]!);
+      return digest ? { kind: "pull", repository, digest } : null;
     }
     return null;
   }
@@ -163,6 +172,11 @@ export class Layout {
   /** Everything under one tag (current link and index), for tag deletion. */
   tagRoot(n: string, t: string): string {
     return `${this.tagsRoot(n)}${tag(t)}/`;
+  }
+
+  /** An empty object whose Last-Modified is the manifest's last recorded pull in the repository. */
+  pullRecord(n: string, d: Digest): string {
+    return `${this.repository(n)}_berth/pulls/${dig(d)}`;
   }
 
   referrersOf(n: string, subject: Digest): string {

@@ -70,7 +70,7 @@ describe("parseConfig defaults", () => {
       ui: { enabled: true, corsOrigins: [] },
       notifications: { endpoints: [] },
       maintenance: { readOnly: false, immutableTags: expect.objectContaining({ empty: true }) },
-      gc: { enabled: true, delayMs: 3600_000, intervalMs: 86_400_000, deleteUntagged: false, dryRun: false, uploadPurgeAgeMs: 168 * 3600_000, fenceLeaseMs: 20_000 },
+      gc: { enabled: true, delayMs: 3600_000, intervalMs: 86_400_000, deleteUntagged: false, dryRun: false, uploadPurgeAgeMs: 168 * 3600_000, fenceLeaseMs: 20_000, retention: null },
     });
   });
 

@@ -4,38 +4,14 @@
 // admin API, and the race the fence closes (a blob seen during a run is never swept under a manifest).
 import { describe, expect, it } from "vitest";
 import { GcLedger } from "../../src/jobs/gc/ledger";
-import type { JobReport } from "../../src/jobs/protocol";
 import { descriptor, imageIndex, imageManifest, pattern, sha256, type Built } from "./support/content";
 import { pushBlob, pushImage, putManifest, type PushedImage } from "./support/flows";
+import { blobKey, collect, drive, start } from "./support/gc";
 import { expectError, expectStatus, registry, ROOT, type TestRegistry } from "./support/registry";
 import { memorySql } from "./support/sqlite";
 
 const HOUR = 3600_000;
 const BASE = `${ROOT}/docker/registry/v2/`;
-
-/** Fires the runner's alarms (moving the clock to each) until the run is over; returns its report. */
-async function drive(r: TestRegistry, max = 200): Promise<JobReport> {
-  for (let n = 0; n < max && r.jobStorage.alarm !== null; n++) {
-    const at = r.jobStorage.alarm;
-    r.jobStorage.alarm = null;
-    if (at > r.clock.t) r.clock.t = at;
-    await r.jobRunner.alarm();
-  }
-  const report = await r.jobRunner.status("gc");
-  expect(report?.state).toBe("done");
-  return report!;
-}
-
-async function collect(r: TestRegistry, params: Record<string, unknown> = {}): Promise<JobReport> {
-  const started = await r.jobRunner.start("gc", params);
-  if ("error" in started) throw new Error(started.error);
-  return drive(r);
-}
-
-function blobKey(digest: string): string {
-  const hex = digest.slice("sha256:".length);
-  return `blobs/sha256/${hex.slice(0, 2)}/${hex}/data`;
-}
 
 /** An image in `repo` whose layers are `shared` plus one of its own. */
 async function pushSharing(r: TestRegistry, repo: string, tag: string, shared: Uint8Array[], seed: number): Promise<{ manifest: Built; own: string[] }> {
@@ -129,18 +105,9 @@ describe("garbage collection", () => {
     await expectStatus(await r.call("DELETE", "/v2/r/manifests/t"), 202);
     await expectStatus(await r.call("DELETE", `/v2/r/manifests/${old.manifest.digest}`), 202);
     r.clock.advance(HOUR);
-    const started = await r.jobRunner.start("gc", {});
-    if ("error" in started) throw new Error(started.error);
+    await start(r);
     // Step the run until it has marked; the old layer and config are unreferenced now.
-    for (let i = 0; i < 20; i++) {
-      const at = r.jobStorage.alarm;
-      if (at === null) break;
-      r.jobStorage.alarm = null;
-      if (at > r.clock.t) r.clock.t = at;
-      await r.jobRunner.alarm();
-      const s = await r.jobRunner.status("gc");
-      if (s?.result.phase === "sweep") break;
-    }
+    await drive(r, 20, (s) => s.result.phase === "sweep");
     expect((await r.jobRunner.status("gc"))?.result.phase).toBe("sweep");
     // A client checks the blobs during the run, skips uploading them, and pushes a manifest naming them.
     for (const b of [old.config, old.layer]) await expectStatus(await r.call("HEAD", `/v2/r/blobs/${sha256(b)}`), 200);

@@ -43,6 +43,7 @@ describe("Layout", () => {
     expect(l.linkOfKey(l.manifestRevisionLink("a", D))).toEqual({ kind: "revision", repository: "a", digest: D });
     expect(l.linkOfKey(l.tagCurrentLink("a/b", "v1.0"))).toEqual({ kind: "tag", repository: "a/b", tag: "v1.0" });
     expect(l.linkOfKey(l.tagIndexLink("a", "v1", D))).toEqual({ kind: "tag-index", repository: "a", tag: "v1", digest: D });
+    expect(l.linkOfKey(l.pullRecord("team/app", D))).toEqual({ kind: "pull", repository: "team/app", digest: D });
     expect(l.linkOfKey(l.referrer("a", D, D))).toBeNull();
     expect(l.linkOfKey("r/docker/registry/v2/repositories/a/_uploads/x/data")).toBeNull();
     expect(l.linkOfKey("r/docker/registry/v2/repositories/A/_layers/sha256/" + HEX + "/link")).toBeNull();

@@ -25,8 +25,10 @@ describe("objects", () => {
     await d.put("a/d", streamOf(bytesOf("str"), bytesOf("eam")), { length: 6 });
     expect(await text(d, "a/b")).toBe("hello");
     expect(await text(d, "a/d")).toBe("stream");
-    expect(await d.head("a/b")).toEqual({ size: 5, contentType: "text/plain" });
-    expect(await d.head("a/c")).toEqual({ size: 5, contentType: null });
+    expect(await d.head("a/b")).toEqual({ size: 5, contentType: "text/plain", lastModified: 1_000_000 });
+    clock.advance(5);
+    await d.put("a/c", bytesOf("bytes"), { length: 5 });
+    expect(await d.head("a/c")).toEqual({ size: 5, contentType: null, lastModified: 1_000_005 });
     const got = (await d.get("a/b"))!;
     expect({ size: got.size, contentType: got.contentType, range: got.range }).toEqual({ size: 5, contentType: "text/plain", range: null });
     expect((await all(d.walk("a/")))[0]).toEqual({ key: "a/b", size: 5, lastModified: 1_000_000 });

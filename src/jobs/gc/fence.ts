@@ -71,6 +71,7 @@ export class FenceServer implements SweepFenceRpc {
     for (const d of list) {
       this.ledger.vouchManifest(repo, d);
       this.ledger.rescue(repo, d);
+      this.ledger.keepTagsOf(repo, d);
     }
     for (let i = 0; i < 100 && this.inflight && list.some((d) => this.inflight!.keys.has(d) || this.inflight!.keys.has(`${repo}@${d}`)); i++) {
       await this.inflight.done;

@@ -1,12 +1,14 @@
 // Online garbage collection as a job of the coordinator (README "Garbage collection"). A run goes through
 // its phases one bounded step at a time: fence (wait until no writer holds a lease, so that every write from
-// now on vouches for what it uses), mark (mark.ts), untagged (with delete-untagged), sweep and links
-// (sweep.ts). Parameters: dryRun=true|false and deleteUntagged=true|false override the settings for one run;
+// now on vouches for what it uses), mark (mark.ts, which also applies retention policies), retention (the
+// tags they remove, retain.ts), untagged (manifests no tag reaches, with delete-untagged or a policy), sweep
+// and links (sweep.ts). Parameters: dryRun=true|false and deleteUntagged=true|false override the settings for one run;
 // perStep bounds the objects walked per step.
 
 import type { Job, JobEnvironment, GcRuntime } from "../job";
 import { markStep } from "./mark";
-import { emptyCounts, type GcState } from "./state";
+import { untagStep } from "./retain";
+import { emptyCounts, type GcState, type RetentionMode } from "./state";
 import { linksStep, sweepStep, untaggedStep } from "./sweep";
 
 /** Objects walked per step: 5 list requests, and at most that many small reads, far below an alarm's limits. */
@@ -35,21 +37,26 @@ export const gc: Job<GcState> = {
     }
     const perStep = params.perStep === undefined ? OBJECTS_PER_STEP : Number(params.perStep);
     if (!Number.isSafeInteger(perStep) || perStep < 1 || perStep > OBJECTS_PER_STEP) throw new Error(`perStep must be an integer from 1 to ${OBJECTS_PER_STEP}`);
+    const dryRun = flag(params, "dryRun", rt.config.dryRun);
+    const retention: RetentionMode = !rt.config.retention ? "off" : dryRun ? "simulate" : rt.config.retention.dryRun ? "report" : "apply";
     const state: GcState = {
       phase: "fence",
-      dryRun: flag(params, "dryRun", rt.config.dryRun),
+      dryRun,
       deleteUntagged: flag(params, "deleteUntagged", rt.config.deleteUntagged),
       delayMs: rt.config.delayMs,
+      retention,
       startedAt: env.now(),
       perStep,
       cursor: null,
       repo: null,
+      untagCursor: null,
       doomedCursor: null,
       linkCursor: null,
       sweepAt: null,
       counts: emptyCounts(),
       blobs: [],
       removed: [],
+      tagsRemovedList: [],
     };
     rt.ledger.reset();
     return state;
@@ -65,6 +72,8 @@ export const gc: Job<GcState> = {
       }
       case "mark":
         return { state: await markStep(state, env, rt), done: false };
+      case "retention":
+        return { state: await untagStep(state, rt), done: false };
       case "untagged":
         return { state: await untaggedStep(state, rt), done: false };
       case "sweep": {
@@ -84,9 +93,11 @@ export const gc: Job<GcState> = {
     phase: s.phase,
     dryRun: s.dryRun,
     deleteUntagged: s.deleteUntagged,
+    retention: s.retention,
     delaySeconds: s.delayMs / 1000,
     ...s.counts,
     blobs: s.blobs,
     manifestsRemovedList: s.removed,
+    tagsRemovedList: s.tagsRemovedList,
   }),
 };

@@ -2,8 +2,10 @@
 // hold millions of digests: far beyond one stored value). Every method is synchronous, so that a check and
 // the change it guards happen with nothing in between even while vouches and the run's steps interleave.
 // It holds: the marked digests (kept by the run), what each manifest read references, the repository being
-// walked (its revisions, tags and tag index), manifests the run would remove as untagged, manifests vouched
-// for during the run, the repositories' layer links, and what the sweep removed (or would remove).
+// walked (its revisions, tags and tag index, with push and pull times for retention), the tags retention
+// removes, manifests the run would remove as untagged, manifests vouched for during the run, the
+// repositories' layer links, and what the sweep removed (or would remove).
+// Tables are only ever added, never altered: a coordinator may hold an older schema's tables mid-run.
 
 import type { ManifestReferences } from "../../oci/references";
 
@@ -25,13 +27,52 @@ const SCHEMA = [
   "CREATE INDEX IF NOT EXISTS gc_doomed_subject ON gc_doomed (repo, subject)",
   "CREATE TABLE IF NOT EXISTS gc_layer_link (digest TEXT, repo TEXT, PRIMARY KEY (digest, repo)) WITHOUT ROWID",
   "CREATE TABLE IF NOT EXISTS gc_swept (digest TEXT PRIMARY KEY, size INTEGER) WITHOUT ROWID",
+  // Retention's facts (push times from the links' Last-Modified, pull times from Berth's pull records; ms, 0 =
+  // unknown) and its decisions.
+  "CREATE TABLE IF NOT EXISTS gc_tag_pushed (repo TEXT, tag TEXT, at INTEGER, PRIMARY KEY (repo, tag)) WITHOUT ROWID",
+  "CREATE TABLE IF NOT EXISTS gc_revision_pushed (repo TEXT, digest TEXT, at INTEGER, PRIMARY KEY (repo, digest)) WITHOUT ROWID",
+  "CREATE TABLE IF NOT EXISTS gc_pull (repo TEXT, digest TEXT, at INTEGER, PRIMARY KEY (repo, digest)) WITHOUT ROWID",
+  "CREATE TABLE IF NOT EXISTS gc_untag (repo TEXT, tag TEXT, digest TEXT, reason TEXT, state INTEGER, PRIMARY KEY (repo, tag)) WITHOUT ROWID",
+  "CREATE INDEX IF NOT EXISTS gc_untag_digest ON gc_untag (repo, digest)",
 ];
-const TABLES = ["gc_marked", "gc_refs", "gc_revision", "gc_tag", "gc_tag_index", "gc_vouched", "gc_doomed", "gc_layer_link", "gc_swept"];
+const TABLES = [
+  "gc_marked",
+  "gc_refs",
+  "gc_revision",
+  "gc_tag",
+  "gc_tag_index",
+  "gc_vouched",
+  "gc_doomed",
+  "gc_layer_link",
+  "gc_swept",
+  "gc_tag_pushed",
+  "gc_revision_pushed",
+  "gc_pull",
+  "gc_untag",
+];
+/** The walked repository's working rows, dropped once its outcome is recorded. */
+const WORKING = ["gc_revision", "gc_tag", "gc_tag_index", "gc_tag_pushed", "gc_revision_pushed", "gc_pull"];
 
-/** gc_doomed.state */
+/** gc_doomed.state and gc_untag.state */
 const DOOMED = 0;
 const RESCUED = 1;
 const REMOVED = 2;
+
+/** A tag as retention sees it (times in ms; null = unknown). */
+export interface TagFacts {
+  tag: string;
+  digest: string;
+  pushedAt: number | null;
+  pulledAt: number | null;
+}
+
+/** A tag retention decided to remove. */
+export interface Untag {
+  repo: string;
+  tag: string;
+  digest: string;
+  reason: string;
+}
 
 export interface DoomedManifest {
   repo: string;
@@ -79,12 +120,42 @@ export class GcLedger {
 
   // --- the repository being walked ---------------------------------------------------------------------
 
-  addRevision(repo: string, digest: string): void {
+  addRevision(repo: string, digest: string, pushedAt = 0): void {
     this.sql.exec("INSERT OR IGNORE INTO gc_revision (repo, digest) VALUES (?, ?)", repo, digest);
+    this.sql.exec("INSERT OR REPLACE INTO gc_revision_pushed (repo, digest, at) VALUES (?, ?, ?)", repo, digest, pushedAt);
   }
 
-  addTag(repo: string, tag: string, digest: string | null): void {
+  addTag(repo: string, tag: string, digest: string | null, pushedAt = 0): void {
     this.sql.exec("INSERT OR REPLACE INTO gc_tag (repo, tag, digest) VALUES (?, ?, ?)", repo, tag, digest);
+    this.sql.exec("INSERT OR REPLACE INTO gc_tag_pushed (repo, tag, at) VALUES (?, ?, ?)", repo, tag, pushedAt);
+  }
+
+  /** When a manifest of the repository was last pulled (Berth's pull record). */
+  addPull(repo: string, digest: string, at: number): void {
+    this.sql.exec("INSERT OR REPLACE INTO gc_pull (repo, digest, at) VALUES (?, ?, ?)", repo, digest, at);
+  }
+
+  /** The walked repository's readable tags with their push and pull times. */
+  tagFactsOf(repo: string): TagFacts[] {
+    const rows = this.sql
+      .exec(
+        "SELECT t.tag, t.digest, p.at AS pushed, l.at AS pulled FROM gc_tag t LEFT JOIN gc_tag_pushed p ON p.repo = t.repo AND p.tag = t.tag LEFT JOIN gc_pull l ON l.repo = t.repo AND l.digest = t.digest WHERE t.repo = ? AND t.digest IS NOT NULL ORDER BY t.tag",
+        repo,
+      )
+      .toArray();
+    const time = (v: SqlValue | undefined) => (typeof v === "number" && v > 0 ? v : null);
+    return rows.map((r) => ({ tag: String(r.tag), digest: String(r.digest), pushedAt: time(r.pushed), pulledAt: time(r.pulled) }));
+  }
+
+  /** When each of the walked repository's revision links was written (0 = unknown). */
+  revisionTimesOf(repo: string): Map<string, number> {
+    const rows = this.sql.exec("SELECT digest, at FROM gc_revision_pushed WHERE repo = ?", repo).toArray();
+    return new Map(rows.map((r) => [String(r.digest), Number(r.at ?? 0)]));
+  }
+
+  /** The tag no longer keeps anything in this run (retention removes it). */
+  dropTag(repo: string, tag: string): void {
+    this.sql.exec("DELETE FROM gc_tag WHERE repo = ? AND tag = ?", repo, tag);
   }
 
   addTagIndex(repo: string, tag: string, digest: string): void {
@@ -102,7 +173,7 @@ export class GcLedger {
 
   /** Drops the walked repository's working rows once its outcome is recorded. */
   forgetRepository(repo: string): void {
-    for (const t of ["gc_revision", "gc_tag", "gc_tag_index"]) this.sql.exec(`DELETE FROM ${t} WHERE repo = ?`, repo);
+    for (const t of WORKING) this.sql.exec(`DELETE FROM ${t} WHERE repo = ?`, repo);
   }
 
   addLayerLink(repo: string, digest: string): void {
@@ -118,6 +189,42 @@ export class GcLedger {
 
   vouchedOf(repo: string): string[] {
     return this.column("SELECT digest FROM gc_vouched WHERE repo = ?", repo);
+  }
+
+  // --- retention's tag removals ---------------------------------------------------------------------------
+
+  /** Records a tag to remove; one already recorded (a mark step run again after a crash) keeps its state. */
+  addUntag(u: Untag): void {
+    this.sql.exec("INSERT OR IGNORE INTO gc_untag (repo, tag, digest, reason, state) VALUES (?, ?, ?, ?, ?)", u.repo, u.tag, u.digest, u.reason, DOOMED);
+  }
+
+  /** Whether the tag is still to be removed (neither kept since, by a vouch for its manifest, nor removed). */
+  isUntagPending(repo: string, tag: string): boolean {
+    return this.sql.exec("SELECT 1 FROM gc_untag WHERE repo = ? AND tag = ? AND state = ?", repo, tag, DOOMED).toArray().length > 0;
+  }
+
+  /** A manifest used during the run keeps the tags that point at it. */
+  keepTagsOf(repo: string, digest: string): void {
+    this.sql.exec("UPDATE gc_untag SET state = ? WHERE repo = ? AND digest = ? AND state = ?", RESCUED, repo, digest, DOOMED);
+  }
+
+  setUntagDone(repo: string, tag: string, removed: boolean): void {
+    this.sql.exec("UPDATE gc_untag SET state = ? WHERE repo = ? AND tag = ?", removed ? REMOVED : RESCUED, repo, tag);
+  }
+
+  /** Tags still to remove, in key order after (repo, tag). */
+  untagsAfter(after: { repo: string; tag: string } | null, limit: number): Untag[] {
+    const rows = after
+      ? this.sql.exec(
+          "SELECT * FROM gc_untag WHERE state = ? AND (repo > ? OR (repo = ? AND tag > ?)) ORDER BY repo, tag LIMIT ?",
+          DOOMED,
+          after.repo,
+          after.repo,
+          after.tag,
+          limit,
+        )
+      : this.sql.exec("SELECT * FROM gc_untag WHERE state = ? ORDER BY repo, tag LIMIT ?", DOOMED, limit);
+    return rows.toArray().map((r) => ({ repo: String(r.repo), tag: String(r.tag), digest: String(r.digest), reason: String(r.reason) }));
   }
 
   /** Records a manifest to remove; one already recorded (a mark step run again after a crash) keeps its state. */

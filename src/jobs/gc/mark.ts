@@ -1,7 +1,8 @@
 // The mark phase of a collection: one walk of repositories/ in key order, a bounded number of objects per
-// step. Each repository's objects come together (its layer links, revision links, tags), so its outcome is
-// decided when the walk leaves it: which manifests it keeps — every revision, or with delete-untagged those a
-// tag (or a vouch during the run) reaches, with the children of kept indexes and the referrers of kept
+// step. Each repository's objects come together (its pull records, layer links, revision links, tags), so its
+// outcome is decided when the walk leaves it: retention judges its tags (retain.ts); then which manifests it
+// keeps — every revision, or with delete-untagged (or a retention policy's deleteUntagged/deleteReferrers)
+// those a tag (or a vouch during the run) reaches, with the children of kept indexes and the referrers of kept
 // subjects — and these and everything they reference are marked. The rest is recorded as doomed. Manifest
 // bytes are read once per digest for the whole registry; a tag costs one read of its link.
 
@@ -10,6 +11,7 @@ import { manifestReferences, type ManifestReferences } from "../../oci/reference
 import { mapLimit } from "../../storage/limit";
 import type { RepositoryEntry } from "../../storage/vacuum";
 import type { GcRuntime, JobEnvironment } from "../job";
+import { retainRepository, type UntaggedRules } from "./retain";
 import type { GcState } from "./state";
 
 /** Reads of manifest bytes and tag links at once. */
@@ -50,7 +52,14 @@ export async function markStep(state: GcState, env: JobEnvironment, gc: GcRuntim
     },
   );
 
-  const leftovers: string[] = [];
+  // Removed before the ledger is written, so that the step's ledger writes and its checkpoint have no I/O
+  // between them: a crash cannot leave a repository finished in the ledger but not in the checkpoint.
+  const leftovers = entries.filter((e) => e.kind === "upload" && e.lastModified > 0 && e.lastModified < state.startedAt - gc.config.uploadPurgeAgeMs);
+  if (leftovers.length > 0) {
+    if (!state.dryRun) await env.storage.vacuum.removeUploadLeftovers(leftovers.map((e) => e.cursor));
+    next.counts.uploadsRemoved += leftovers.length;
+  }
+
   entries.forEach((e, i) => {
     if (e.repository !== next.repo) {
       if (next.repo !== null) finishRepository(next, gc, next.repo);
@@ -63,34 +72,31 @@ export async function markStep(state: GcState, env: JobEnvironment, gc: GcRuntim
         ledger.addLayerLink(repo, formatDigest(e.digest));
         break;
       case "revision":
-        ledger.addRevision(repo, formatDigest(e.digest));
+        ledger.addRevision(repo, formatDigest(e.digest), e.lastModified);
         next.counts.manifests++;
         break;
       case "tag":
-        ledger.addTag(repo, e.tag, tagTargets.get(i) ?? null);
+        ledger.addTag(repo, e.tag, tagTargets.get(i) ?? null, e.lastModified);
         next.counts.tags++;
         break;
       case "tag-index":
         ledger.addTagIndex(repo, e.tag, formatDigest(e.digest));
         break;
-      case "upload":
-        if (e.lastModified > 0 && e.lastModified < state.startedAt - gc.config.uploadPurgeAgeMs) leftovers.push(e.cursor);
+      case "pull":
+        ledger.addPull(repo, formatDigest(e.digest), e.lastModified);
         break;
+      case "upload":
       case "other":
         break;
     }
     next.cursor = e.cursor;
   });
 
-  if (leftovers.length > 0) {
-    if (!state.dryRun) await env.storage.vacuum.removeUploadLeftovers(leftovers);
-    next.counts.uploadsRemoved += leftovers.length;
-  }
   if (exhausted) {
     if (next.repo !== null) finishRepository(next, gc, next.repo);
     next.repo = null;
     next.cursor = null;
-    next.phase = state.deleteUntagged ? "untagged" : "sweep";
+    next.phase = "retention";
   }
   return next;
 }
@@ -98,10 +104,11 @@ export async function markStep(state: GcState, env: JobEnvironment, gc: GcRuntim
 /** Decides what the repository keeps, marks it, records the rest as doomed, and drops its working rows. */
 function finishRepository(state: GcState, gc: GcRuntime, repo: string): void {
   const { ledger } = gc;
+  const rules = retainRepository(state, gc, repo);
   const revisions = ledger.revisionsOf(repo);
   const refs = new Map(revisions.map((d) => [d, ledger.refsOf(d) ?? null]));
   let kept: Set<string>;
-  if (!state.deleteUntagged) {
+  if (rules === null) {
     kept = new Set(revisions);
   } else {
     const held = new Set(revisions);
@@ -110,7 +117,10 @@ function finishRepository(state: GcState, gc: GcRuntime, repo: string): void {
       if (r?.subject) referrers.set(r.subject, [...(referrers.get(r.subject) ?? []), d]);
     }
     kept = new Set();
-    const queue = [...ledger.taggedOf(repo), ...ledger.vouchedOf(repo)].filter((d) => held.has(d));
+    const pushed = ledger.revisionTimesOf(repo);
+    const removable = (d: string) => mayRemove(rules, refs.get(d) ?? null, pushed.get(d) ?? 0, state.startedAt);
+    const roots = [...ledger.taggedOf(repo), ...ledger.vouchedOf(repo), ...revisions.filter((d) => !removable(d))];
+    const queue = roots.filter((d) => held.has(d));
     while (queue.length > 0) {
       const d = queue.pop()!;
       if (kept.has(d)) continue;
@@ -129,4 +139,11 @@ function finishRepository(state: GcState, gc: GcRuntime, repo: string): void {
     }
   }
   ledger.forgetRepository(repo);
+}
+
+/** Whether a manifest no tag reaches may go under the rules (referrers and the rest have their own). */
+function mayRemove(rules: UntaggedRules, refs: ManifestReferences | null, pushedAt: number, now: number): boolean {
+  // An unknown push time never counts as old (as for blobs).
+  if (rules.delayMs > 0 && !(pushedAt > 0 && now - pushedAt >= rules.delayMs)) return false;
+  return refs?.subject ? rules.referrers : rules.untagged;
 }

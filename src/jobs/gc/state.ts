@@ -1,7 +1,14 @@
 // A collection run's checkpoint (saved by the coordinator after every step) and its report. The bulky
 // parts of a run — the mark set, the doomed manifests, what was swept — live in the ledger, not here.
 
-export type GcPhase = "fence" | "mark" | "untagged" | "sweep" | "links" | "done";
+export type GcPhase = "fence" | "mark" | "retention" | "untagged" | "sweep" | "links" | "done";
+
+/**
+ * What a run does with retention policies (BERTH_RETENTION): none configured; remove the tags they decide;
+ * simulate (a dry run: nothing removed, but the report shows what the removals would free); or report only
+ * (retention's own dryRun in a real run: the tags are listed and keep what they point at).
+ */
+export type RetentionMode = "off" | "apply" | "simulate" | "report";
 
 export interface GcCounts {
   repositories: number;
@@ -17,6 +24,8 @@ export interface GcCounts {
   manifestsUntagged: number;
   manifestsRemoved: number;
   tags: number;
+  /** Tags retention removed (or, in a dry run or with retention's dryRun, would remove). */
+  tagsRemoved: number;
   blobsWalked: number;
   blobsMarked: number;
   blobsSwept: number;
@@ -30,6 +39,7 @@ export interface GcState {
   dryRun: boolean;
   deleteUntagged: boolean;
   delayMs: number;
+  retention: RetentionMode;
   startedAt: number;
   /** Objects per step (smaller in tests, to see a run take several steps). */
   perStep: number;
@@ -37,6 +47,8 @@ export interface GcState {
   cursor: string | null;
   /** The repository the mark walk is in (its working rows are in the ledger). */
   repo: string | null;
+  /** Where removing retention's tags resumes. */
+  untagCursor: { repo: string; tag: string } | null;
   /** Where removing untagged manifests resumes. */
   doomedCursor: { repo: string; digest: string } | null;
   /** Where removing swept blobs' layer links resumes. */
@@ -48,10 +60,17 @@ export interface GcState {
   blobs: string[];
   /** The manifests removed as untagged (or that would be), "repository@digest", up to REPORT_LIST entries. */
   removed: string[];
+  /** The tags retention removed (or would remove) and the rule that decided, up to REPORT_LIST entries. */
+  tagsRemovedList: { repository: string; tag: string; digest: string; reason: string }[];
 }
 
-/** Digests a report lists at most (the counts are always complete). */
+/** Entries a report's lists hold at most (the counts are always complete). */
 export const REPORT_LIST = 1000;
+
+/** Adds to a report's list while it has room. */
+export function note<T>(list: T[], item: T): void {
+  if (list.length < REPORT_LIST) list.push(item);
+}
 
 export function emptyCounts(): GcCounts {
   return {
@@ -63,6 +82,7 @@ export function emptyCounts(): GcCounts {
     manifestsUntagged: 0,
     manifestsRemoved: 0,
     tags: 0,
+    tagsRemoved: 0,
     blobsWalked: 0,
     blobsMarked: 0,
     blobsSwept: 0,

@@ -7,7 +7,7 @@
 
 import { formatDigest, parseDigest } from "../../oci/digest";
 import type { GcRuntime, JobEnvironment } from "../job";
-import { REPORT_LIST, type GcState } from "./state";
+import { note, type GcState } from "./state";
 
 /** Keys per delete request (S3's DeleteObjects limit). */
 const DELETE_BATCH = 1000;
@@ -105,8 +105,4 @@ export async function linksStep(state: GcState, env: JobEnvironment, gc: GcRunti
   }
   if (links.length < DELETE_BATCH) next.phase = "done";
   return next;
-}
-
-function note(list: string[], item: string): void {
-  if (list.length < REPORT_LIST) list.push(item);
 }

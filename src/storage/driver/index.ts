@@ -20,6 +20,12 @@ export interface ObjectMeta {
   contentType: string | null;
 }
 
+/** What a HEAD tells: the object's metadata and when it was last written. */
+export interface ObjectHead extends ObjectMeta {
+  /** Last-Modified, ms since the epoch; 0 when the store did not say. */
+  lastModified: number;
+}
+
 /** An object being read: its bytes (all of them, or the range asked for) and what is known about it. */
 export interface ObjectRead extends ObjectMeta {
   body: ReadableStream<Uint8Array>;
@@ -39,7 +45,7 @@ export interface WalkOptions {
 export interface StorageDriver {
   /** The object's bytes (a range of them when asked; the range must lie inside the object), or null when absent. */
   get(key: string, range?: ByteRange): Promise<ObjectRead | null>;
-  head(key: string): Promise<ObjectMeta | null>;
+  head(key: string): Promise<ObjectHead | null>;
   /** Writes the object whole; `length` must be the body's exact byte length. */
   put(key: string, body: PutBody, opts: { length: number; contentType?: string }): Promise<void>;
   /** Deleting a missing object is not an error. */

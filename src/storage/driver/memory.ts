@@ -4,7 +4,7 @@
 // fault hook to fail a chosen operation. Never the storage of an end-to-end test.
 
 import type { ByteRange } from "../../oci/range";
-import type { ObjectInfo, ObjectMeta, ObjectRead, PutBody, StorageDriver, WalkOptions } from "./index";
+import type { ObjectHead, ObjectInfo, ObjectRead, PutBody, StorageDriver, WalkOptions } from "./index";
 
 interface Stored {
   bytes: Uint8Array;
@@ -76,10 +76,10 @@ export class MemoryDriver implements StorageDriver {
     return { body: streamOf(bytes), size: o.bytes.byteLength, contentType: o.contentType, range: range ?? null };
   }
 
-  async head(key: string): Promise<ObjectMeta | null> {
+  async head(key: string): Promise<ObjectHead | null> {
     this.count("head", key);
     const o = this.objects.get(key);
-    return o ? { size: o.bytes.byteLength, contentType: o.contentType } : null;
+    return o ? { size: o.bytes.byteLength, contentType: o.contentType, lastModified: o.lastModified } : null;
   }
 
   async put(key: string, body: PutBody, opts: { length: number; contentType?: string }): Promise<void> {

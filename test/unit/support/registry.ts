@@ -278,6 +278,8 @@ export class TestRegistry {
       fence: this.fence,
       removeManifest: (repo: string, digest: string, subject: string | null, indexTags: string[]) =>
         this.writer(repo).removeUntagged(repo, digest, subject, indexTags),
+      untag: (repo: string, tag: string, digest: string) => this.writer(repo).untag(repo, tag, digest),
+      isImmutable: (repo: string, tag: string) => this.cfg.maintenance.immutableTags.covers(repo, tag),
     };
     this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, { storage: this.storage, now: this.clock.now, gc });
     const request: RequestInfo = {

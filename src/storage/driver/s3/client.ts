@@ -89,7 +89,7 @@ export class S3Client implements S3Transport {
     return this.fail(req, res);
   }
 
-  async head(key: string): Promise<{ size: number; etag: string; contentType: string | null } | null> {
+  async head(key: string): Promise<{ size: number; etag: string; contentType: string | null; lastModified: number } | null> {
     const req: S3Request = { operation: "HeadObject", method: "HEAD", key };
     const res = await this.send(req);
     await discard(res);
@@ -97,7 +97,8 @@ export class S3Client implements S3Transport {
     if (res.status !== 200) return this.fail(req, res);
     const size = Number(res.headers.get("content-length"));
     if (!Number.isSafeInteger(size) || size < 0) throw new S3Error(req.operation, 200, "", "no valid Content-Length");
-    return { size, etag: unquoteEtag(res.headers.get("etag")), contentType: res.headers.get("content-type") };
+    const modified = Date.parse(res.headers.get("last-modified") ?? "");
+    return { size, etag: unquoteEtag(res.headers.get("etag")), contentType: res.headers.get("content-type"), lastModified: Number.isFinite(modified) ? modified : 0 };
   }
 
   /** PutObject. `opts.length` must be the exact byte length; it is sent as Content-Length. */

@@ -4,7 +4,7 @@
 
 import type { S3Config } from "../../../config";
 import type { ByteRange } from "../../../oci/range";
-import type { ObjectInfo, ObjectMeta, ObjectRead, PutBody, StorageDriver, WalkOptions } from "../index";
+import type { ObjectHead, ObjectInfo, ObjectRead, PutBody, StorageDriver, WalkOptions } from "../index";
 import { S3Client, S3Error } from "./client";
 
 /** A listing longer than this many pages is a runaway (10 million keys at 1000 a page). */
@@ -46,9 +46,9 @@ export class S3Driver implements StorageDriver {
     return { body: res.body, size, contentType, range };
   }
 
-  async head(key: string): Promise<ObjectMeta | null> {
+  async head(key: string): Promise<ObjectHead | null> {
     const h = await this.s3.head(key);
-    return h ? { size: h.size, contentType: h.contentType } : null;
+    return h ? { size: h.size, contentType: h.contentType, lastModified: h.lastModified } : null;
   }
 
   async put(key: string, body: PutBody, opts: { length: number; contentType?: string }): Promise<void> {
