@@ -43,37 +43,13 @@ export function policyFor(cfg: RetentionConfig, repo: string): { index: number; 
   return index < 0 ? null : { index, policy: cfg.policies[index]! };
 }
 
-/** What the GC does besides tags, for one repository. */
-export interface ManifestRules {
-  /** Delete manifests no tag or index references, once older than delay. */
-  deleteUntagged: boolean;
-  /** Delete manifests whose subject is missing, once older than delay. */
-  deleteReferrers: boolean;
-  reason: string;
-}
-
-/**
- * The matching policy's deleteUntagged / deleteReferrers. A repository no policy matches: untagged manifests
- * are deleted, referrers are kept, as zot does by default since 2.1.9 (its docs: "if no retention policies are
- * defined, all untagged manifests are deleted, unless they are referenced by indexes or artifacts").
- */
-export function manifestRules(cfg: RetentionConfig, repo: string): ManifestRules {
-  const found = policyFor(cfg, repo);
-  if (found === null) return { deleteUntagged: true, deleteReferrers: false, reason: "no retention policy matches the repository (zot's defaults)" };
-  return {
-    deleteUntagged: found.policy.deleteUntagged,
-    deleteReferrers: found.policy.deleteReferrers,
-    reason: `policies[${found.index}]`,
-  };
-}
-
 /**
  * Whether an untagged manifest or orphaned referrer pushed at `pushedAt` is old enough to delete: at least
  * `delay` old (zot: deletable once its blob's time plus delay is not after now). Unknown time → never, since
  * the manifest may have been pushed a moment ago (an index's children arrive before the index).
  */
-export function pastDelay(cfg: RetentionConfig, pushedAt: number | null, now: number): boolean {
-  return pushedAt !== null && now - pushedAt >= cfg.delayMs;
+export function pastDelay(delayMs: number, pushedAt: number | null, now: number): boolean {
+  return pushedAt !== null && now - pushedAt >= delayMs;
 }
 
 /** Most recent first; ties by tag name, so a run's decisions do not depend on the listing order. */

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { parseRetention, type RetentionConfig } from "../../src/config/retention";
 import { ConfigError } from "../../src/config/values";
-import { decideTags, manifestRules, pastDelay, policyFor, type TagFacts } from "../../src/jobs/retention";
+import { decideTags, pastDelay, policyFor, type TagFacts } from "../../src/jobs/retention";
 
 const H = 3600_000;
 const NOW = Date.UTC(2026, 0, 15, 12);
@@ -171,12 +171,6 @@ describe("policy selection", () => {
     expect(decideTags(c, "dev/app", [tag("latest", 1000)], NOW)).toEqual([{ tag: "latest", keep: true, reason: "no retention policy matches the repository" }]);
   });
 
-  it("untagged manifests and referrers follow the matching policy; zot's defaults without one", () => {
-    expect(manifestRules(c, "prod/app")).toMatchObject({ deleteUntagged: true, deleteReferrers: true, reason: "policies[0]" });
-    expect(manifestRules(c, "legacy")).toMatchObject({ deleteUntagged: false, deleteReferrers: false, reason: "policies[1]" });
-    expect(manifestRules(c, "dev/app")).toMatchObject({ deleteUntagged: true, deleteReferrers: false });
-  });
-
   it("empty keepTags keeps every tag", () => {
     expect(decideTags(c, "legacy", [tag("old", 9999)], NOW)).toEqual([{ tag: "old", keep: true, reason: "policies[1]: keepTags is empty, so every tag is kept" }]);
   });
@@ -251,12 +245,12 @@ describe("unknown times", () => {
 describe("delay", () => {
   it("untagged manifests and orphaned referrers: deletable only once older than delay; unknown age never", () => {
     const c = cfg({ delay: "2h" });
-    expect(pastDelay(c, NOW - 3 * H, NOW)).toBe(true);
-    expect(pastDelay(c, NOW - 2 * H, NOW)).toBe(true);
-    expect(pastDelay(c, NOW - H, NOW)).toBe(false);
-    expect(pastDelay(c, null, NOW)).toBe(false);
-    expect(pastDelay(cfg({}), NOW - 23 * H, NOW)).toBe(false);
-    expect(pastDelay(cfg({ delay: "0" }), NOW, NOW)).toBe(true);
+    expect(pastDelay(c.delayMs, NOW - 3 * H, NOW)).toBe(true);
+    expect(pastDelay(c.delayMs, NOW - 2 * H, NOW)).toBe(true);
+    expect(pastDelay(c.delayMs, NOW - H, NOW)).toBe(false);
+    expect(pastDelay(c.delayMs, null, NOW)).toBe(false);
+    expect(pastDelay(cfg({}).delayMs, NOW - 23 * H, NOW)).toBe(false);
+    expect(pastDelay(cfg({ delay: "0" }).delayMs, NOW, NOW)).toBe(true);
   });
 
   it("does not protect tags, as in zot: a tag pushed a minute ago that no rule keeps is removed", () => {

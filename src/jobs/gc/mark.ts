@@ -11,6 +11,7 @@ import { manifestReferences, type ManifestReferences } from "../../oci/reference
 import { mapLimit } from "../../storage/limit";
 import type { RepositoryEntry } from "../../storage/vacuum";
 import type { GcRuntime, JobEnvironment } from "../job";
+import { pastDelay } from "../retention";
 import { retainRepository, type UntaggedRules } from "./retain";
 import type { GcState } from "./state";
 
@@ -143,7 +144,7 @@ function finishRepository(state: GcState, gc: GcRuntime, repo: string): void {
 
 /** Whether a manifest no tag reaches may go under the rules (referrers and the rest have their own). */
 function mayRemove(rules: UntaggedRules, refs: ManifestReferences | null, pushedAt: number, now: number): boolean {
-  // An unknown push time never counts as old (as for blobs).
-  if (rules.delayMs > 0 && !(pushedAt > 0 && now - pushedAt >= rules.delayMs)) return false;
+  // An unknown push time never counts as old (as for blobs), unless any age will do.
+  if (rules.delayMs > 0 && !pastDelay(rules.delayMs, pushedAt > 0 ? pushedAt : null, now)) return false;
   return refs?.subject ? rules.referrers : rules.untagged;
 }
