@@ -3,23 +3,15 @@
 // and deletes nothing; a real run removes exactly those keys from the bucket and every other image still pulls
 // byte-identical; delete-untagged removes an untagged image; and pushes that reuse old unreferenced layers
 // while runs follow each other (BERTH_GC_DELAY=0) leave every tag whole.
-import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { listKeys } from "./harness/s3.js";
+import { collect as collectOn, pullsWhole as pullsWholeOn } from "./helpers/gc.js";
 import { blobOf, imageManifest, putManifestOk, randomBlob, type Blob, type Manifest } from "./helpers/manifests.js";
-import { errorCode, pollUntil, pushBlob, rand, req } from "./helpers/registry.js";
+import { errorCode, pushBlob, rand, req } from "./helpers/registry.js";
 
 const ROOT = `t-gc-${rand()}`;
 const BLOBS = `${ROOT}/docker/registry/v2/blobs/`;
-const GC = "/v2/_berth/ext/gc";
-
-interface Report {
-  id: string;
-  state: string;
-  error: string | null;
-  result: { blobs: string[]; blobsSwept: number; manifestsRemoved: number; manifestsRemovedList: string[]; dryRun: boolean };
-}
 
 let berth: Berth;
 
@@ -31,29 +23,8 @@ afterAll(async () => {
   await berth?.stop();
 });
 
-/** Starts a run (waiting out one that is on) and returns its report once it is done. */
-async function collect(query = ""): Promise<Report> {
-  const started = await pollUntil(
-    "a gc run starts",
-    async () => {
-      const res = await req(berth.url, `${GC}${query}`, { method: "POST" });
-      const body = (await res.json()) as Report;
-      return res.status === 202 ? body : undefined;
-    },
-    60_000,
-  );
-  const report = await pollUntil(
-    `gc run ${started.id} ends`,
-    async () => {
-      const r = (await (await req(berth.url, GC)).json()) as Report;
-      return r.id === started.id && r.state !== "running" ? r : undefined;
-    },
-    60_000,
-  );
-  expect(report.error, berth.logs().slice(-3000)).toBeNull();
-  expect(report.state).toBe("done");
-  return report;
-}
+const collect = (query = "") => collectOn(berth, query);
+const pullsWhole = (repo: string, tag: string) => pullsWholeOn(berth, repo, tag);
 
 async function blobKeys(): Promise<string[]> {
   return (await listKeys(BLOBS)).filter((k) => k.endsWith("/data"));
@@ -67,22 +38,6 @@ async function pushImage(repo: string, tag: string, layers: Blob[]): Promise<{ m
   const manifest = imageManifest({ config, layers });
   await putManifestOk(berth.url, repo, tag, manifest);
   return { manifest, config };
-}
-
-/** Pulls the image by tag as a client does and checks every byte against its digest. */
-async function pullsWhole(repo: string, tag: string): Promise<void> {
-  const res = await req(berth.url, `/v2/${repo}/manifests/${tag}`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
-  expect(res.status, `${repo}:${tag}`).toBe(200);
-  const doc = JSON.parse(await res.text()) as { config: { digest: string }; layers: { digest: string }[] };
-  for (const d of [doc.config.digest, ...doc.layers.map((l) => l.digest)]) {
-    const redirect = await req(berth.url, `/v2/${repo}/blobs/${d}`, { redirect: "manual" });
-    expect(redirect.status, `${repo}:${tag} blob ${d}`).toBe(307);
-    await redirect.body?.cancel();
-    const blob = await fetch(redirect.headers.get("Location")!);
-    expect(blob.status, `${repo}:${tag} blob ${d} from the bucket`).toBe(200);
-    const bytes = new Uint8Array(await blob.arrayBuffer());
-    expect(`sha256:${createHash("sha256").update(bytes).digest("hex")}`).toBe(d);
-  }
 }
 
 describe("garbage collection", () => {
