@@ -1,11 +1,12 @@
 // What the garbage collector reads and removes, in Distribution's layout (its registry/storage/vacuum.go and
 // garbagecollect.go): one walk over every repository's links, manifest bytes read past the caches, and the
 // removals — blob data, a repository's layer links, a manifest with its tag index entries and referrers
-// entry, and Distribution's abandoned `_uploads/` leftovers. Deciding what to remove is the collector's job
+// entry, Distribution's abandoned `_uploads/` leftovers, and multipart uploads nobody completed. Deciding what to remove is the collector's job
 // (src/jobs/gc); only this file and the other stores know keys.
 
 import type { Digest } from "../oci/digest";
-import type { StorageDriver } from "./driver";
+import { mapLimit } from "./limit";
+import type { MultipartUpload, StorageDriver } from "./driver";
 import type { Layout, RepositoryLink } from "./layout";
 
 /** One object under repositories/, as the collector's walk sees it. `cursor` resumes a later walk after it. */
@@ -65,6 +66,17 @@ export class Vacuum {
       if (this.layout.repositoryOfKey(key)?.upload !== true) throw new Error("vacuum: not an upload leftover");
     }
     await this.deleteAll(cursors);
+  }
+
+  /** Multipart uploads in progress anywhere under the registry's root (Berth's and Distribution's). */
+  multipartUploads(): AsyncIterableIterator<MultipartUpload> {
+    return this.store.multipartUploads(this.layout.root());
+  }
+
+  /** Aborts multipart uploads found by multipartUploads (their parts are deleted with them). */
+  async abortMultipartUploads(uploads: readonly MultipartUpload[]): Promise<void> {
+    for (const u of uploads) if (!u.key.startsWith(this.layout.root())) throw new Error("vacuum: not a multipart upload of the registry");
+    await mapLimit(uploads, 6, (u) => this.store.abortMultipart(u.key, u.uploadId));
   }
 
   /**

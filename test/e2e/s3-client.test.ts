@@ -132,13 +132,17 @@ describe.each([
     const c = client();
     const key = `${root}/obj/sha256:ab/data`;
     const data = randomBytes(1000);
+    const written = Date.now();
     const before = proxy.seen.length;
     const { etag } = await c.put(key, data, { length: data.length, contentType: "application/octet-stream", contentMd5: md5b64(data) });
     // The request really was signed with the scheme under test.
     const auth = String(proxy.seen[before]?.headers.authorization);
     expect(auth.startsWith(v4auth ? "AWS4-HMAC-SHA256 Credential=" : `AWS ${server().accessKey}:`)).toBe(true);
     expect(etag).toBe(md5hex(data));
-    expect(await c.head(key)).toEqual({ size: 1000, etag: md5hex(data), contentType: "application/octet-stream" });
+    const head = await c.head(key);
+    expect(head).toEqual({ size: 1000, etag: md5hex(data), contentType: "application/octet-stream", lastModified: expect.any(Number) });
+    // Last-Modified has whole seconds (an HTTP date).
+    expect(Math.abs(head!.lastModified - written)).toBeLessThan(3000);
     expect(await bytesOf(await c.get(key))).toEqual(new Uint8Array(data));
     await c.delete(key);
     expect(await c.get(key)).toBeNull();
@@ -238,6 +242,23 @@ describe.each([
     await c.abortMultipart(key, uploadId);
     expect(await listMultipartUploads(`${root}/abort/`)).toEqual([]);
     await expectS3Error(c.completeMultipart(key, uploadId, [{ partNumber: 1, etag }]), 404, "NoSuchUpload");
+  });
+
+  it("lists multipart uploads under a prefix, with their start times, and pages with markers", async () => {
+    const c = client();
+    const before = Date.now() - 2000; // Swift's times have whole seconds
+    const keys = [`${root}/mpu/a/data`, `${root}/mpu/b/data`, `${root}/mpu/c/data`];
+    const ids: string[] = [];
+    for (const k of keys) ids.push(await c.createMultipart(k));
+    await c.createMultipart(`${root}/elsewhere/data`);
+    const first = await c.listMultipart(`${root}/mpu/`);
+    expect(first.uploads.map((u) => [u.key, u.uploadId])).toEqual(keys.map((k, i) => [k, ids[i]]));
+    for (const u of first.uploads) expect(u.initiated).toBeGreaterThan(before);
+    expect(first.next).toBeUndefined();
+    const after = await c.listMultipart(`${root}/mpu/`, { key: keys[0]!, uploadId: ids[0]! });
+    expect(after.uploads.map((u) => u.key)).toEqual(keys.slice(1));
+    for (const [i, k] of keys.entries()) await c.abortMultipart(k, ids[i]!);
+    expect((await c.listMultipart(`${root}/mpu/`)).uploads).toEqual([]);
   });
 
   it("deleteMany removes keys in batches of 1000 (missing keys are fine)", async () => {

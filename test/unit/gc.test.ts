@@ -88,15 +88,28 @@ describe("garbage collection", () => {
     expect(referrers.manifests.map((d) => d.digest)).toEqual([sbom.manifest.digest]);
   });
 
-  it("removes Distribution's upload leftovers older than the purge age", async () => {
+  it("removes Distribution's upload leftovers and multipart uploads begun longer ago than the purge age", async () => {
     const r = registry();
     await pushImage(r, "r", "t", 1);
     r.driver.seed(`${BASE}repositories/r/_uploads/0b1c/startedat`, "2025-01-01T00:00:00Z");
+    const abandoned = await r.driver.createMultipart(`${BASE}blobs/sha256/aa/${"a".repeat(64)}/data`);
+    await r.driver.createMultipart(`${BASE}repositories/r/_uploads/0b1c/data`);
+    await r.driver.createMultipart("outside/the/registry"); // another program's, under no registry key
     r.clock.advance(200 * HOUR);
     r.driver.seed(`${BASE}repositories/r/_uploads/fresh/startedat`, "now");
+    const fresh = await r.driver.createMultipart(`${BASE}blobs/sha256/bb/${"b".repeat(64)}/data`);
+
+    const dry = await collect(r, { dryRun: "true" });
+    expect(dry.result).toMatchObject({ uploadsRemoved: 1, multipartAborted: 2 });
+    expect(r.driver.openUploads()).toHaveLength(4);
+
     const report = await collect(r);
-    expect(report.result.uploadsRemoved).toBe(1);
+    expect(report.result).toMatchObject({ uploadsRemoved: 1, multipartAborted: 2 });
     expect(r.keys("repositories/r/_uploads/")).toEqual(["repositories/r/_uploads/fresh/startedat"]);
+    const open = r.driver.openUploads().map((u) => u.uploadId);
+    expect(open).toContain(fresh);
+    expect(open).not.toContain(abandoned);
+    expect(open).toHaveLength(2);
   });
 
   it("closes the race: a blob a client saw (HEAD 200) during the run is never swept, and its manifest lands whole", async () => {

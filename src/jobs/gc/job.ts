@@ -1,15 +1,16 @@
 // Online garbage collection as a job of the coordinator (README "Garbage collection"). A run goes through
 // its phases one bounded step at a time: fence (wait until no writer holds a lease, so that every write from
 // now on vouches for what it uses), mark (mark.ts, which also applies retention policies), retention (the
-// tags they remove, retain.ts), untagged (manifests no tag reaches, with delete-untagged or a policy), sweep
-// and links (sweep.ts). Parameters: dryRun=true|false and deleteUntagged=true|false override the settings for one run;
+// tags they remove, retain.ts), untagged (manifests no tag reaches, with delete-untagged or a policy), sweep,
+// links and multipart (sweep.ts). Parameters: dryRun=true|false and deleteUntagged=true|false override the
+// settings for one run;
 // perStep bounds the objects walked per step.
 
 import type { Job, JobEnvironment, GcRuntime } from "../job";
 import { markStep } from "./mark";
 import { untagStep } from "./retain";
 import { emptyCounts, type GcState, type RetentionMode } from "./state";
-import { linksStep, sweepStep, untaggedStep } from "./sweep";
+import { linksStep, multipartStep, sweepStep, untaggedStep } from "./sweep";
 
 /** Objects walked per step: 5 list requests, and at most that many small reads, far below an alarm's limits. */
 const OBJECTS_PER_STEP = 5000;
@@ -76,12 +77,12 @@ export const gc: Job<GcState> = {
         return { state: await untagStep(state, rt), done: false };
       case "untagged":
         return { state: await untaggedStep(state, rt), done: false };
-      case "sweep": {
-        const next = await sweepStep(state, env, rt);
-        return { state: next, done: next.phase === "done" };
-      }
-      case "links": {
-        const next = await linksStep(state, env, rt);
+      case "sweep":
+        return { state: await sweepStep(state, env, rt), done: false };
+      case "links":
+        return { state: await linksStep(state, env, rt), done: false };
+      case "multipart": {
+        const next = await multipartStep(state, env, rt);
         return { state: next, done: next.phase === "done" };
       }
       case "done":

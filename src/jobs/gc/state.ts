@@ -1,7 +1,7 @@
 // A collection run's checkpoint (saved by the coordinator after every step) and its report. The bulky
 // parts of a run — the mark set, the doomed manifests, what was swept — live in the ledger, not here.
 
-export type GcPhase = "fence" | "mark" | "retention" | "untagged" | "sweep" | "links" | "done";
+export type GcPhase = "fence" | "mark" | "retention" | "untagged" | "sweep" | "links" | "multipart" | "done";
 
 /**
  * What a run does with retention policies (BERTH_RETENTION): none configured; remove the tags they decide;
@@ -32,6 +32,8 @@ export interface GcCounts {
   bytesSwept: number;
   layerLinksRemoved: number;
   uploadsRemoved: number;
+  /** Multipart uploads begun longer than the upload purge age ago and never completed, aborted (or would be). */
+  multipartAborted: number;
 }
 
 export interface GcState {
@@ -89,5 +91,6 @@ export function emptyCounts(): GcCounts {
     bytesSwept: 0,
     layerLinksRemoved: 0,
     uploadsRemoved: 0,
+    multipartAborted: 0,
   };
 }

@@ -1,7 +1,7 @@
 // The removing phases of a collection, each bounded per step and resumable: untagged manifests (with
 // delete-untagged) through their repositories' metadata objects; then the sweep of blobs/, deleting in
 // batches the blobs the run did not mark and that are older than the delay; then the layer links of the
-// swept blobs. Every removal is re-checked against the mark set right before it, with nothing in between,
+// swept blobs; last, multipart uploads abandoned longer than the upload purge age. Every removal is re-checked against the mark set right before it, with nothing in between,
 // and runs with its keys in flight so that a concurrent vouch waits for it (fence.ts). A dry run records
 // what it would remove and removes nothing.
 
@@ -84,7 +84,7 @@ export async function sweepStep(state: GcState, env: JobEnvironment, gc: GcRunti
   next.counts.blobsWalked += walked;
   if (exhausted) {
     next.cursor = null;
-    next.phase = state.dryRun ? "done" : "links";
+    next.phase = state.dryRun ? "multipart" : "links";
   }
   return next;
 }
@@ -103,6 +103,26 @@ export async function linksStep(state: GcState, env: JobEnvironment, gc: GcRunti
     );
     next.counts.layerLinksRemoved += gone.length;
   }
-  if (links.length < DELETE_BATCH) next.phase = "done";
+  if (links.length < DELETE_BATCH) next.phase = "multipart";
+  return next;
+}
+
+/**
+ * Aborts multipart uploads begun more than the upload purge age before the run (as Distribution purges
+ * `_uploads/` by their start): an upload session lives at most that long idle, and its own expiry aborts
+ * its upload, so these belong to sessions that are gone. There are few (one per open session): one listing
+ * per step, and the next step lists again while aborts remain.
+ */
+export async function multipartStep(state: GcState, env: JobEnvironment, gc: GcRuntime): Promise<GcState> {
+  const next: GcState = { ...state, counts: { ...state.counts } };
+  const cutoff = state.startedAt - gc.config.uploadPurgeAgeMs;
+  const stale = [];
+  for await (const u of env.storage.vacuum.multipartUploads()) {
+    if (u.initiated > 0 && u.initiated < cutoff) stale.push(u);
+    if (stale.length >= DELETE_BATCH) break;
+  }
+  if (!state.dryRun) await env.storage.vacuum.abortMultipartUploads(stale);
+  next.counts.multipartAborted += stale.length;
+  if (state.dryRun || stale.length < DELETE_BATCH) next.phase = "done";
   return next;
 }

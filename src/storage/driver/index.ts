@@ -20,6 +20,13 @@ export interface ObjectMeta {
   contentType: string | null;
 }
 
+/** A multipart upload not completed nor aborted yet. */
+export interface MultipartUpload {
+  key: string;
+  uploadId: string;
+  initiated: number;
+}
+
 /** What a HEAD tells: the object's metadata and when it was last written. */
 export interface ObjectHead extends ObjectMeta {
   /** Last-Modified, ms since the epoch; 0 when the store did not say. */
@@ -64,6 +71,8 @@ export interface StorageDriver {
   completeMultipart(key: string, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<void>;
   /** Drops the upload and its parts; an upload already gone is not an error. */
   abortMultipart(key: string, uploadId: string): Promise<void>;
+  /** Multipart uploads in progress under the prefix (key order), with when each began (ms; 0 = unknown). */
+  multipartUploads(prefix: string): AsyncIterableIterator<MultipartUpload>;
   /** A URL that lets anyone GET the object for `expiresSeconds`. */
   presignGet(key: string, expiresSeconds: number): Promise<string>;
 }

@@ -4,7 +4,7 @@
 // fault hook to fail a chosen operation. Never the storage of an end-to-end test.
 
 import type { ByteRange } from "../../oci/range";
-import type { ObjectHead, ObjectInfo, ObjectRead, PutBody, StorageDriver, WalkOptions } from "./index";
+import type { MultipartUpload, ObjectHead, ObjectInfo, ObjectRead, PutBody, StorageDriver, WalkOptions } from "./index";
 
 interface Stored {
   bytes: Uint8Array;
@@ -23,18 +23,19 @@ export type DriverOperation =
   | "uploadPart"
   | "completeMultipart"
   | "abortMultipart"
+  | "listMultipart"
   | "presignGet";
 
 const PAGE = 1000;
 
 export class MemoryDriver implements StorageDriver {
   readonly objects = new Map<string, Stored>();
-  private readonly uploads = new Map<string, { key: string; contentType: string | null; parts: Map<number, Uint8Array> }>();
+  private readonly uploads = new Map<string, { key: string; contentType: string | null; parts: Map<number, Uint8Array>; initiated: number }>();
   private nextUpload = 1;
   /** Requests made, by operation (a listing page counts as one "list"). */
   readonly calls: Record<DriverOperation, number> = {
     get: 0, head: 0, put: 0, delete: 0, deleteMany: 0, list: 0,
-    createMultipart: 0, uploadPart: 0, completeMultipart: 0, abortMultipart: 0, presignGet: 0,
+    createMultipart: 0, uploadPart: 0, completeMultipart: 0, abortMultipart: 0, listMultipart: 0, presignGet: 0,
   };
   /** Throw from here to make an operation fail (fault injection). */
   fault: ((op: DriverOperation, key: string) => void) | null = null;
@@ -129,7 +130,7 @@ export class MemoryDriver implements StorageDriver {
   async createMultipart(key: string, opts?: { contentType?: string }): Promise<string> {
     this.count("createMultipart", key);
     const id = `upload-${this.nextUpload++}`;
-    this.uploads.set(id, { key, contentType: opts?.contentType ?? "application/octet-stream", parts: new Map() });
+    this.uploads.set(id, { key, contentType: opts?.contentType ?? "application/octet-stream", parts: new Map(), initiated: this.now() });
     return id;
   }
 
@@ -155,6 +156,13 @@ export class MemoryDriver implements StorageDriver {
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     this.count("abortMultipart", key);
     if (this.uploads.get(uploadId)?.key === key) this.uploads.delete(uploadId);
+  }
+
+  async *multipartUploads(prefix: string): AsyncIterableIterator<MultipartUpload> {
+    this.count("listMultipart", prefix);
+    const open = [...this.uploads].filter(([, u]) => u.key.startsWith(prefix));
+    open.sort(([ia, a], [ib, b]) => (a.key < b.key ? -1 : a.key > b.key ? 1 : ia < ib ? -1 : 1));
+    for (const [uploadId, u] of open) yield { key: u.key, uploadId, initiated: u.initiated };
   }
 
   async presignGet(key: string, expiresSeconds: number): Promise<string> {

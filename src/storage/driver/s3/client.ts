@@ -226,6 +226,10 @@ export class S3Client implements S3Transport {
     return multipart.abortMultipart(this, key, uploadId);
   }
 
+  listMultipart(prefix: string, marker?: { key: string; uploadId: string }): ReturnType<typeof multipart.listMultipart> {
+    return multipart.listMultipart(this, prefix, marker);
+  }
+
   /** A presigned GET URL, on `redirectEndpoint` when configured. */
   presignGet(key: string, expiresSeconds: number): Promise<string> {
     return presignGetUrl(this, key, expiresSeconds);

@@ -4,7 +4,7 @@
 
 import type { S3Config } from "../../../config";
 import type { ByteRange } from "../../../oci/range";
-import type { ObjectHead, ObjectInfo, ObjectRead, PutBody, StorageDriver, WalkOptions } from "../index";
+import type { MultipartUpload, ObjectHead, ObjectInfo, ObjectRead, PutBody, StorageDriver, WalkOptions } from "../index";
 import { S3Client, S3Error } from "./client";
 
 /** A listing longer than this many pages is a runaway (10 million keys at 1000 a page). */
@@ -105,6 +105,17 @@ export class S3Driver implements StorageDriver {
 
   abortMultipart(key: string, uploadId: string): Promise<void> {
     return this.s3.abortMultipart(key, uploadId);
+  }
+
+  async *multipartUploads(prefix: string): AsyncIterableIterator<MultipartUpload> {
+    let marker: { key: string; uploadId: string } | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const r = await this.s3.listMultipart(prefix, marker);
+      yield* r.uploads;
+      if (!r.next) return;
+      marker = r.next;
+    }
+    throw new Error(`S3 ListMultipartUploads ${prefix}: more than ${MAX_PAGES} pages`);
   }
 
   presignGet(key: string, expiresSeconds: number): Promise<string> {

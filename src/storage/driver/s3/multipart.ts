@@ -1,9 +1,9 @@
 // Multipart uploads for the S3 client: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
-// AbortMultipartUpload. Kept apart from client.ts to keep each file readable; everything goes through the
+// AbortMultipartUpload, and ListMultipartUploads (for the collector to find abandoned ones). Kept apart from client.ts to keep each file readable; everything goes through the
 // client's transport. (Berth writes each blob once, at its own key, so it never needs a server-side copy.)
 
 import { discard, S3Error, unquoteEtag, validateKey, type S3Request, type S3Transport } from "./transport";
-import { childText, escapeXml } from "./xml";
+import { childElements, childText, escapeXml } from "./xml";
 
 const MAX_PARTS = 10_000;
 /** Error codes S3 embeds in a 200 CompleteMultipartUpload answer that its documentation says to retry. */
@@ -97,4 +97,30 @@ export async function abortMultipart(t: S3Transport, key: string, uploadId: stri
   const res = await t.send(req);
   if (res.status === 204 || res.status === 200 || res.status === 404) return discard(res);
   return t.fail(req, res);
+}
+
+/** One page of ListMultipartUploads under a prefix, from a marker; `next` is where the following page starts. */
+export async function listMultipart(
+  t: S3Transport,
+  prefix: string,
+  marker?: { key: string; uploadId: string },
+): Promise<{ uploads: { key: string; uploadId: string; initiated: number }[]; next?: { key: string; uploadId: string } }> {
+  validateKey(prefix, "prefix");
+  const query: [string, string][] = [
+    ["uploads", ""],
+    ["prefix", prefix],
+  ];
+  if (marker) query.push(["key-marker", marker.key], ["upload-id-marker", marker.uploadId]);
+  const req: S3Request = { operation: "ListMultipartUploads", method: "GET", query };
+  const root = await t.readXml(req, await t.send(req));
+  const uploads = childElements(root, "Upload").map((u) => ({
+    key: childText(u, "Key") ?? "",
+    uploadId: childText(u, "UploadId") ?? "",
+    // An unparsable or missing date reads as 0: never taken for old.
+    initiated: Date.parse(childText(u, "Initiated") ?? "") || 0,
+  }));
+  if (childText(root, "IsTruncated") !== "true") return { uploads };
+  const key = childText(root, "NextKeyMarker");
+  if (!key) throw new S3Error(req.operation, 200, "", "truncated listing without NextKeyMarker");
+  return { uploads, next: { key, uploadId: childText(root, "NextUploadIdMarker") ?? "" } };
 }
