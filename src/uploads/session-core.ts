@@ -6,7 +6,7 @@
 
 import { parseDigest } from "../oci/digest";
 import { OciError } from "../oci/errors";
-import { chunkOutOfOrder, formatUploadRange } from "../oci/range";
+import { chunkOutOfOrder, chunkRangeInvalid, formatUploadRange } from "../oci/range";
 import { Serial } from "../oci/rpc";
 import type { BlobStore, BlobWriteHandle } from "../storage/blobs";
 import { discardBody } from "../streams/body";
@@ -232,8 +232,6 @@ function checkRange(st: SessionState, chunk: UploadChunk): void {
   if (!chunk.range) return;
   if (chunk.range.start !== st.offset) throw chunkOutOfOrder(st.offset, chunk.range.start);
   if (chunk.length !== null && chunk.range.end - chunk.range.start + 1 !== chunk.length) {
-    throw new OciError("RANGE_INVALID", "Content-Range does not match Content-Length", {
-      headers: { Range: formatUploadRange(st.offset) },
-    });
+    throw chunkRangeInvalid("Content-Range does not match Content-Length", { Range: formatUploadRange(st.offset) });
   }
 }
