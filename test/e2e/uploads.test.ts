@@ -444,8 +444,9 @@ describe("concurrency and other digests", () => {
       const link = await getObject(`${V2}/repositories/${repo}/_layers/sha512/${hex}/link`);
       expect(link && new TextDecoder().decode(link)).toBe(digest);
 
-      // The same bytes in chunks, into another repository; and a wrong sha512 is refused (small blob only:
-      // the big one already went through the spool, since only sha256 is verified while streaming).
+      // The same bytes in chunks, into another repository (a session opened without digest-algorithm, so the
+      // spool is re-hashed with SHA-512 at the PUT); and a wrong sha512 is refused. Small blob only, to keep the
+      // test short: test/e2e/sha512.test.ts pushes a multi-part sha512 blob in chunks.
       if (bytes.byteLength > CHUNK) continue;
       const other = repoName("sha512b");
       const loc = await startUpload(url, other);

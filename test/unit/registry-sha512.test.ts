@@ -116,6 +116,27 @@ describe("uploads with ?digest-algorithm=sha512", () => {
     expect(r.keys()).toEqual([]);
   });
 
+  it("a sha512 blob HEAD that missed hints the next sha512 session, which writes to the blob's key while the bytes arrive", async () => {
+    const part = 64 * 1024;
+    const r = registry({ partSize: part });
+    const blob = pattern(3 * part + 100, 15);
+    const digest = sha512(blob);
+    const other = sha256(pattern(10, 16));
+    await expectError(await r.call("HEAD", `/v2/${REPO}/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+    await expectError(await r.call("HEAD", `/v2/${REPO}/blobs/${other}`), 404, "BLOB_UNKNOWN");
+    const { location } = await openUpload(r, REPO, "?digest-algorithm=sha512");
+    expect((await r.sessionAt(location).storage.get<{ hint: string }>("state"))?.hint).toBe(digest);
+    await expectStatus(await patch(r, location, { body: blob }), 202);
+    const cost = await r.cost(async () => expectStatus(await r.call("PUT", `${location}?digest=${digest}`), 201));
+    // Only the short last part was left to send: no re-upload from the spool, and no second pass over it.
+    expect(cost).toEqual({ uploadPart: 1, completeMultipart: 1, put: 1 });
+    expect(r.sessionAt(location).hashing.streamsHashed).toBe(0);
+    expect(sameBytes(r.blobData(digest), blob)).toBe(true);
+    // The sha256 miss is still there for a sha256 session.
+    const next = await openUpload(r, REPO);
+    expect((await r.sessionAt(next.location).storage.get<{ hint: string }>("state"))?.hint).toBe(other);
+  });
+
   it("digest-algorithm=sha256 is the default made explicit", async () => {
     const r = registry();
     const blob = pattern(1200, 11);
