@@ -9,12 +9,15 @@ import { FAULT_CODE, OciError, RegistryFault } from "../oci/errors";
 export const API_VERSION_HEADER = { "Docker-Distribution-API-Version": "registry/2.0" } as const;
 
 export function errorResponse(e: unknown, method: string): Response {
-  const err = e instanceof OciError ? e : toFault(e);
-  const extra = err instanceof OciError ? err.headers : {};
-  const body = err instanceof OciError ? err.toBody() : { code: FAULT_CODE, message: err.message };
+  if (e instanceof OciError) return answer(e.status, e.toBody(), e.headers, method);
+  const fault = toFault(e);
+  return answer(fault.status, { code: FAULT_CODE, message: fault.message }, {}, method);
+}
+
+function answer(status: number, body: { code: string; message: string }, extra: Record<string, string>, method: string): Response {
   const headers = new Headers({ ...API_VERSION_HEADER, ...extra, "Content-Type": "application/json" });
-  if (method === "HEAD") return new Response(null, { status: err.status, headers });
-  return new Response(JSON.stringify({ errors: [body] }), { status: err.status, headers });
+  if (method === "HEAD") return new Response(null, { status, headers });
+  return new Response(JSON.stringify({ errors: [body] }), { status, headers });
 }
 
 function toFault(e: unknown): RegistryFault {

@@ -1,7 +1,7 @@
 // Blob uploads (end-4a/4b/4c, end-5, end-6, end-11, end-13 and the status GET): POST opens a session (or
 // mounts, or takes a whole blob with ?digest=; ?digest-algorithm= says what the session hashes), PATCH appends
-// a chunk, PUT closes it with the digest, GET reports the offset, DELETE cancels. The session's state and bytes are the upload-session Durable Object's business;
-// this module turns HTTP into calls on it.
+// a chunk, PUT closes it with the digest, GET reports the offset, DELETE cancels. The session's state and
+// bytes are the upload-session Durable Object's business; this module turns HTTP into calls on it.
 
 import { formatDigest, parseAlgorithm, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
