@@ -1,30 +1,36 @@
 // The one place where errors become HTTP responses, and the headers every response carries. An OciError is
-// answered with its status and the spec's `{"errors":[…]}` body; anything else is a fault of ours: it is
-// logged (message only — never headers, so no credentials) and answered as a bare 500 UNKNOWN.
+// answered with its status and the spec's `{"errors":[…]}` body; anything else is a fault of ours, answered
+// 500 in the same form with FAULT_CODE (see oci/errors.ts): a RegistryFault with its message, anything
+// unexpected logged (message only — never headers, so no credentials) and answered "internal server error".
 
 import { ConfigError } from "../config/values";
-import { OciError } from "../oci/errors";
+import { FAULT_CODE, OciError, RegistryFault } from "../oci/errors";
 
 export const API_VERSION_HEADER = { "Docker-Distribution-API-Version": "registry/2.0" } as const;
 
 export function errorResponse(e: unknown, method: string): Response {
-  const err = toOciError(e);
-  const headers = new Headers({ ...API_VERSION_HEADER, ...err.headers, "Content-Type": "application/json" });
-  if (method === "HEAD") return new Response(null, { status: err.status, headers });
-  return new Response(JSON.stringify({ errors: [err.toBody()] }), { status: err.status, headers });
+  if (e instanceof OciError) return answer(e.status, e.toBody(), e.headers, method);
+  const fault = toFault(e);
+  return answer(fault.status, { code: FAULT_CODE, message: fault.message }, {}, method);
 }
 
-function toOciError(e: unknown): OciError {
-  if (e instanceof OciError) return e;
+function answer(status: number, body: { code: string; message: string }, extra: Record<string, string>, method: string): Response {
+  const headers = new Headers({ ...API_VERSION_HEADER, ...extra, "Content-Type": "application/json" });
+  if (method === "HEAD") return new Response(null, { status, headers });
+  return new Response(JSON.stringify({ errors: [body] }), { status, headers });
+}
+
+function toFault(e: unknown): RegistryFault {
+  if (e instanceof RegistryFault) return e;
   if (e instanceof ConfigError) {
     // The operator's mistake, answered to whoever asks (no caller can be authenticated without a valid
     // configuration): name the setting, and keep its value and the reason (which may quote a bucket or an
     // endpoint) for the log, where the operator looks.
     console.error(e.message);
-    return new OciError("UNKNOWN", `configuration error: ${e.setting} is not valid; the Worker's log (wrangler tail) says why`);
+    return new RegistryFault(`configuration error: ${e.setting} is not valid; the Worker's log (wrangler tail) says why`);
   }
   console.error("internal error:", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-  return new OciError("UNKNOWN", "internal server error");
+  return new RegistryFault("internal server error");
 }
 
 /** Adds the API version header to a handler's response. */

@@ -64,12 +64,7 @@ export function parseDigest(raw: string): Digest {
   if (!ALGORITHM_GRAMMAR.test(algorithm) || !ENCODED_GRAMMAR.test(encoded)) {
     throw new OciError("DIGEST_INVALID", `invalid digest ${shown(raw)}: does not match <algorithm>:<encoded>`);
   }
-  if (!isSupportedAlgorithm(algorithm)) {
-    throw new OciError(
-      "DIGEST_INVALID",
-      `unsupported digest algorithm ${JSON.stringify(algorithm)} (supported: sha256, sha512)`,
-    );
-  }
+  if (!isSupportedAlgorithm(algorithm)) throw unsupportedAlgorithm(algorithm);
   const want = HEX_LENGTH[algorithm];
   if (encoded.length !== want || !isLowerHex(encoded)) {
     throw new OciError(
@@ -78,6 +73,29 @@ export function parseDigest(raw: string): Digest {
     );
   }
   return { algorithm, hex: encoded };
+}
+
+/**
+ * The `digest-algorithm` of an upload POST (the spec's end-4c): which hash the session runs while bytes arrive.
+ * Throws DIGEST_INVALID (400) for anything but sha256 and sha512: the spec asks for a 400 when a digest "uses
+ * an unsupported algorithm", and DIGEST_INVALID is its one code about digests. sha384 is refused too: the
+ * image-spec registers only sha256 and sha512, and a blob Berth cannot verify must not be accepted.
+ */
+export function parseAlgorithm(raw: string): DigestAlgorithm {
+  if (isSupportedAlgorithm(raw)) return raw;
+  if (!ALGORITHM_GRAMMAR.test(raw)) {
+    throw new OciError("DIGEST_INVALID", `invalid digest algorithm ${shown(raw)}: does not match the image-spec's grammar`);
+  }
+  throw unsupportedAlgorithm(raw);
+}
+
+function unsupportedAlgorithm(algorithm: string): OciError {
+  return new OciError("DIGEST_INVALID", `unsupported digest algorithm ${JSON.stringify(algorithm)} (supported: sha256, sha512)`);
+}
+
+/** WebCrypto's (and workerd DigestStream's) name of a supported algorithm. */
+export function webCryptoName(algorithm: DigestAlgorithm): string {
+  return WEBCRYPTO_NAME[algorithm];
 }
 
 /** The digest of a supported algorithm with a well-formed hex part (as read back from a key), else null. */

@@ -17,8 +17,13 @@ const MAX_HEADER_LENGTH = 200;
 // Digits only, no nested quantifiers: linear-time matching.
 const CONTENT_RANGE = /^(\d+)-(\d+)(?:\/(\d+|\*))?$/;
 
-function rangeInvalid(message: string): OciError {
-  return new OciError("RANGE_INVALID", message, { status: 416 });
+/**
+ * A chunk's Content-Range the upload cannot take. The spec names the status (416) but no code; Distribution's
+ * RANGE_INVALID is not in the spec's table, so the code is the table's BLOB_UPLOAD_INVALID (code-2): it is
+ * the upload that the chunk does not fit.
+ */
+export function chunkRangeInvalid(message: string, headers: Record<string, string> = {}): OciError {
+  return new OciError("BLOB_UPLOAD_INVALID", message, { status: 416, headers });
 }
 
 /** A run of digits as a number, or undefined when it does not fit exactly in a double. */
@@ -30,7 +35,7 @@ function safeInt(digits: string): number | undefined {
 /**
  * Content-Range of an upload chunk. The spec's form is `^[0-9]+-[0-9]+$`; tolerated besides: a leading
  * `bytes ` or `bytes=` (RFC-minded clients) and a trailing `/<total>` or `/*`. Returns null when the header
- * is absent or blank (a streamed PATCH carries none). Throws RANGE_INVALID 416 when malformed, when
+ * is absent or blank (a streamed PATCH carries none). Throws BLOB_UPLOAD_INVALID 416 when malformed, when
  * start > end, or when end is beyond a stated total. The spec names 416 for out-of-order chunks and its
  * endpoint table lists only 404/416 as PATCH failures; zot answers 416 for malformed ranges too, so one
  * status covers both (Distribution returns 500 UNKNOWN for a malformed one, which helps nobody).
@@ -40,21 +45,21 @@ export function parseContentRange(header: string | null): ByteRange | null {
   if (header === null) return null;
   let v = header.trim();
   if (v === "") return null;
-  if (v.length > MAX_HEADER_LENGTH) throw rangeInvalid("Content-Range is too long");
+  if (v.length > MAX_HEADER_LENGTH) throw chunkRangeInvalid("Content-Range is too long");
   const lower = v.slice(0, 6).toLowerCase();
   if (lower === "bytes " || lower === "bytes=") v = v.slice(6).trim();
   const m = CONTENT_RANGE.exec(v);
   if (m === null) {
-    throw rangeInvalid(`Content-Range ${JSON.stringify(header.slice(0, 64))} is not <start>-<end>`);
+    throw chunkRangeInvalid(`Content-Range ${JSON.stringify(header.slice(0, 64))} is not <start>-<end>`);
   }
   const start = safeInt(m[1]!);
   const end = safeInt(m[2]!);
-  if (start === undefined || end === undefined) throw rangeInvalid("Content-Range values are too large");
-  if (start > end) throw rangeInvalid(`Content-Range ${start}-${end}: start is after end`);
+  if (start === undefined || end === undefined) throw chunkRangeInvalid("Content-Range values are too large");
+  if (start > end) throw chunkRangeInvalid(`Content-Range ${start}-${end}: start is after end`);
   const total = m[3];
   if (total !== undefined && total !== "*") {
     const t = safeInt(total);
-    if (t === undefined || end >= t) throw rangeInvalid(`Content-Range ${start}-${end}/${total}: end is beyond the total`);
+    if (t === undefined || end >= t) throw chunkRangeInvalid(`Content-Range ${start}-${end}/${total}: end is beyond the total`);
   }
   return { start, end };
 }
@@ -65,10 +70,7 @@ export function parseContentRange(header: string | null): ByteRange | null {
  * can resume without the extra GET the spec suggests (the handler may add Location).
  */
 export function chunkOutOfOrder(offset: number, start: number): OciError {
-  return new OciError("RANGE_INVALID", `chunk starts at byte ${start}, but the upload has ${offset} bytes`, {
-    status: 416,
-    headers: { Range: formatUploadRange(offset) },
-  });
+  return chunkRangeInvalid(`chunk starts at byte ${start}, but the upload has ${offset} bytes`, { Range: formatUploadRange(offset) });
 }
 
 /**

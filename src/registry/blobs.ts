@@ -42,7 +42,10 @@ export async function getBlob(ctx: RegistryContext, repo: string, digest: Digest
   if (!info) throw blobUnknown(digest);
   const range = parseRangeHeader(req.headers.get("Range"), info.size);
   if (range === "unsatisfiable") {
-    throw new OciError("RANGE_INVALID", "requested range not satisfiable", {
+    // 416 as RFC 9110 says; the spec's table has no range code, and SIZE_INVALID (code-10, "provided length
+    // did not match content length") is the closest: the client's range lies past the blob's length.
+    throw new OciError("SIZE_INVALID", "requested range not satisfiable", {
+      status: 416,
       headers: { "Content-Range": formatContentRange(range, info.size) },
     });
   }

@@ -7,7 +7,7 @@
 // If-None-Match: * (412 when the tag is not as required), checked and applied with nothing in between.
 
 import { digestBytes, formatDigest, parseDigest, type Digest } from "../oci/digest";
-import { OciError } from "../oci/errors";
+import { OciError, RegistryFault } from "../oci/errors";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
 import { normalizeMediaType } from "../oci/media-types";
 import { parseReference, validateTag, type Reference } from "../oci/names";
@@ -106,7 +106,7 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
     await checkReferences(ctx, repo, manifest, true);
     linked = unwrap(await ctx.metadata(repo).linkManifest(repo, { ...link, checkedFresh: true }));
   }
-  if (linked.outcome === "recheck") throw new OciError("UNKNOWN", "the manifest could not be linked; try again");
+  if (linked.outcome === "recheck") throw new RegistryFault("the manifest could not be linked; try again");
   if (linked.outcome === "needs-update") {
     // Moving an existing tag is an update (zot's distinction); a new tag or the same target is a create.
     ctx.access.require(repo, "update");

@@ -7,10 +7,11 @@
 // bandwidth, never correctness.
 //
 // Kept in the isolate's memory (a client's HEAD and POST usually reach the same isolate; when they do not,
-// the session simply gets no hint). Sessions take the oldest unclaimed 404 of their repository: clients that
-// push layers in parallel HEAD and POST in roughly the same order.
+// the session simply gets no hint). Sessions take the oldest unclaimed 404 of their repository and of the
+// algorithm they hash (a sha512 session is for a sha512 blob): clients that push layers in parallel HEAD and
+// POST in roughly the same order.
 
-import { formatDigest, type Digest } from "../oci/digest";
+import { formatDigest, type Digest, type DigestAlgorithm } from "../oci/digest";
 
 /** A hint older than this is stale: clients POST right after the HEAD. */
 const TTL_MS = 30_000;
@@ -29,7 +30,6 @@ export class UploadHints {
 
   /** A HEAD found no such blob in the repository: an upload of it may follow. */
   noteMissing(repo: string, digest: Digest): void {
-    if (digest.algorithm !== "sha256") return; // the session hashes SHA-256 as bytes arrive, nothing else
     const d = formatDigest(digest);
     const list = this.fresh(repo).filter((m) => m.digest !== d);
     list.push({ digest: d, at: this.now() });
@@ -46,10 +46,11 @@ export class UploadHints {
     if (list) this.store(repo, list.filter((m) => m.digest !== d));
   }
 
-  /** The digest a new session of the repository is most likely for, taken off the board; null if none. */
-  claim(repo: string): string | null {
+  /** The digest a new session of the repository, hashing `algorithm`, is most likely for, taken off the board; null if none. */
+  claim(repo: string, algorithm: DigestAlgorithm): string | null {
     const list = this.fresh(repo);
-    const first = list.shift();
+    const at = list.findIndex((m) => m.digest.startsWith(`${algorithm}:`));
+    const first = at < 0 ? undefined : list.splice(at, 1)[0];
     this.store(repo, list);
     return first?.digest ?? null;
   }

@@ -1,9 +1,9 @@
-// Blob uploads (end-4a/4b, end-5, end-6, end-11, end-13 and the status GET): POST opens a session (or mounts,
-// or takes a whole blob with ?digest=), PATCH appends a chunk, PUT closes it with the digest, GET reports the
-// offset, DELETE cancels. The session's state and bytes are the upload-session Durable Object's business;
-// this module turns HTTP into calls on it.
+// Blob uploads (end-4a/4b/4c, end-5, end-6, end-11, end-13 and the status GET): POST opens a session (or
+// mounts, or takes a whole blob with ?digest=; ?digest-algorithm= says what the session hashes), PATCH appends
+// a chunk, PUT closes it with the digest, GET reports the offset, DELETE cancels. The session's state and
+// bytes are the upload-session Durable Object's business; this module turns HTTP into calls on it.
 
-import { formatDigest, type Digest } from "../oci/digest";
+import { formatDigest, parseAlgorithm, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import { parseDigestSegment, validateRepositoryName } from "../oci/names";
 import { formatUploadRange, parseContentRange } from "../oci/range";
@@ -16,14 +16,18 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 export async function startUpload(ctx: RegistryContext, repo: string, req: Request): Promise<Response> {
   const q = ctx.url.searchParams;
   const mount = q.get("mount");
+  const algorithmParam = q.get("digest-algorithm");
+  // Checked first: a session for an algorithm Berth cannot verify is refused before anything happens.
+  let algorithm = algorithmParam === null ? null : parseAlgorithm(algorithmParam);
   let hint: string | null = null;
   if (mount !== null) {
     const wanted = parseDigestSegment(mount);
     const mounted = await tryMount(ctx, repo, wanted, q.get("from"));
     if (mounted) return mounted;
-    // The client said which blob it is about to upload.
+    // The client said which blob it is about to upload, and so which hash the session needs.
     ctx.hints.forget(repo, wanted);
-    if (wanted.algorithm === "sha256") hint = formatDigest(wanted);
+    hint = formatDigest(wanted);
+    algorithm ??= wanted.algorithm;
   }
   const uuid = crypto.randomUUID();
   const session = ctx.session(repo, uuid);
@@ -31,14 +35,15 @@ export async function startUpload(ctx: RegistryContext, repo: string, req: Reque
   if (digest !== null && mount === null) {
     // Monolithic upload in the POST itself.
     const d = parseDigestSegment(digest);
-    unwrap(await session.begin(repo, uuid, null));
+    unwrap(await session.begin(repo, uuid, null, d.algorithm));
     // The commit may find the blob already stored and keep that copy: vouch for it first.
     await ctx.fence.vouch(repo, [formatDigest(d)]);
     const committed = unwrap(await session.commit(repo, uuid, formatDigest(d), chunkOf(req, false)));
     await committedHere(ctx, repo, d, committed.size);
     return created(repo, committed.digest);
   }
-  const status = unwrap(await session.begin(repo, uuid, hint ?? ctx.hints.claim(repo)));
+  algorithm ??= "sha256";
+  const status = unwrap(await session.begin(repo, uuid, hint ?? ctx.hints.claim(repo, algorithm), algorithm));
   return empty(202, {
     ...sessionHeaders(status),
     // Chunks of this size fill S3 parts exactly; smaller ones are accepted and combined.

@@ -3,15 +3,17 @@
 // mismatch or failure leaves no trace in the bucket.
 //
 // Two ways to the blob's key:
-//  - monolithic (the whole blob arrives in this request, SHA-256 digest known up front): streamed straight
-//    to the blob's key as parts, hashed on the way, and the multipart upload completed only if the hash
-//    matched (a small blob is verified in memory before its single PutObject);
-//  - otherwise the bytes are in the session's spool, already hashed as they arrived (or re-hashed from the
-//    spool if the object lost its memory) and verified first. If they were also written to the hinted
+//  - monolithic (the whole blob arrives in this request, its digest known up front): streamed straight to
+//    the blob's key as parts, hashed on the way with the digest's algorithm, and the multipart upload
+//    completed only if the hash matched (a small blob is verified in memory before its single PutObject);
+//  - otherwise the bytes are in the session's spool, already hashed as they arrived with the session's
+//    algorithm and verified first. The client's digest decides: when it is of another algorithm than the
+//    session hashed (the spec's `digest-algorithm` is only a hint), or the object lost its memory, the spool
+//    is re-hashed with the digest's algorithm. If they were also written to the hinted
 //    blob's key while arriving and the digest is that one, completing that write stores the blob; else the
 //    spool is uploaded once to the blob's key.
 
-import { formatDigest, parseDigest, type Digest } from "../oci/digest";
+import { formatDigest, parseDigest, type Digest, type DigestAlgorithm } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import type { BlobStore, BlobWriteHandle } from "../storage/blobs";
 import { BodyCutError } from "../storage/blob-writer";
@@ -33,6 +35,8 @@ export interface SessionState {
   pending: BlobWriteHandle | null;
   /** The digest the bytes will probably have (registry/upload-hints.ts), or null. */
   hint?: string | null;
+  /** What the session hashes as bytes arrive (the POST's `digest-algorithm`); sha256 when absent. */
+  algorithm?: DigestAlgorithm;
 }
 
 export interface CommitDeps {
@@ -59,7 +63,7 @@ export async function finishUpload(st: SessionState, digestRaw: string, chunk: U
     await deps.save();
   };
 
-  if (st.offset === 0 && chunk.body && digest.algorithm === "sha256") {
+  if (st.offset === 0 && chunk.body) {
     const existing = await blobs.stat(digest);
     let size: number;
     if (existing) {
@@ -68,14 +72,14 @@ export async function finishUpload(st: SessionState, digestRaw: string, chunk: U
       if (chunk.length !== null && chunk.length !== existing.size) throw mismatch(digest, null);
       size = existing.size;
     } else {
-      const hash = deps.hashing.running();
+      const hash = deps.hashing.running(digest.algorithm);
       size = await blobs.write(digest, chunk.body, {
         partSize: deps.partSize,
         onStarted,
         onPart: (bytes) => hash.update(bytes),
         beforeComplete: async (size) => {
           checkLength(chunk, size);
-          await verify(digest, { algorithm: "sha256", hex: await hash.hex() });
+          await verify(digest, { algorithm: digest.algorithm, hex: await hash.hex() });
         },
       }).catch((e: unknown) => {
         throw e instanceof BodyCutError ? new OciError("SIZE_INVALID", e.message) : e;
@@ -90,7 +94,7 @@ export async function finishUpload(st: SessionState, digestRaw: string, chunk: U
   checkLength(chunk, st.offset - before);
   const live = deps.hash();
   const actual =
-    live && live.offset === st.offset && digest.algorithm === "sha256"
+    live && live.offset === st.offset && live.algorithm === digest.algorithm
       ? { algorithm: digest.algorithm, hex: await live.hex() }
       : { algorithm: digest.algorithm, hex: await deps.hashing.ofStream(deps.spool.stream(st.slices), digest.algorithm) };
   await verify(digest, actual);

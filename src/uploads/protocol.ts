@@ -1,6 +1,7 @@
 // What the blob-upload handlers and the upload-session Durable Object say to each other over RPC.
 // Errors cross the RPC boundary as plain data (oci/rpc.ts) and become OciErrors again.
 
+import type { DigestAlgorithm } from "../oci/digest";
 import type { RpcResult } from "../oci/rpc";
 
 export { unwrap, type RpcError, type RpcResult } from "../oci/rpc";
@@ -28,8 +29,11 @@ export interface UploadChunk {
 
 /** The RPC surface of the UploadSession Durable Object. */
 export interface UploadSessionRpc {
-  /** Opens the session; `hint` is the digest the bytes will probably have (sha256 only), or null. */
-  begin(repo: string, uuid: string, hint: string | null): Promise<RpcResult<UploadStatus>>;
+  /**
+   * Opens the session; `hint` is the digest the bytes will probably have, or null; `algorithm` is the hash the
+   * session runs as bytes arrive (the POST's `digest-algorithm`, sha256 by default).
+   */
+  begin(repo: string, uuid: string, hint: string | null, algorithm?: DigestAlgorithm): Promise<RpcResult<UploadStatus>>;
   status(repo: string, uuid: string): Promise<RpcResult<UploadStatus>>;
   append(repo: string, uuid: string, chunk: UploadChunk): Promise<RpcResult<UploadStatus>>;
   commit(repo: string, uuid: string, digest: string, chunk: UploadChunk): Promise<RpcResult<CommittedBlob>>;

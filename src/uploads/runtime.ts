@@ -1,8 +1,8 @@
 // The halves of the upload session that exist only in the Workers runtime, kept apart so the session's logic
 // type-checks and runs under Node in unit tests: the spool's slices in the Durable Object's SQLite, and
-// SHA-256 with workerd's crypto.DigestStream.
+// SHA-256 / SHA-512 with workerd's crypto.DigestStream.
 
-import { hexOf } from "../oci/digest";
+import { hexOf, webCryptoName, type DigestAlgorithm } from "../oci/digest";
 import type { Hashing, RunningHash } from "./hasher";
 import type { SliceStore } from "./spool";
 
@@ -30,9 +30,14 @@ export function sqlSlices(storage: DurableObjectStorage): SliceStore {
 }
 
 class DigestStreamHash implements RunningHash {
-  private readonly stream = new crypto.DigestStream("SHA-256");
-  private readonly writer = this.stream.getWriter();
+  private readonly stream: DigestStream;
+  private readonly writer: WritableStreamDefaultWriter<ArrayBuffer | ArrayBufferView>;
   offset = 0;
+
+  constructor(readonly algorithm: DigestAlgorithm) {
+    this.stream = new crypto.DigestStream(webCryptoName(algorithm));
+    this.writer = this.stream.getWriter();
+  }
 
   async update(chunk: Uint8Array): Promise<void> {
     this.offset += chunk.byteLength;
@@ -46,9 +51,9 @@ class DigestStreamHash implements RunningHash {
 }
 
 export const workerdHashing: Hashing = {
-  running: () => new DigestStreamHash(),
+  running: (algorithm) => new DigestStreamHash(algorithm),
   async ofStream(body, algorithm) {
-    const ds = new crypto.DigestStream(algorithm === "sha256" ? "SHA-256" : "SHA-512");
+    const ds = new crypto.DigestStream(webCryptoName(algorithm));
     await body.pipeTo(ds);
     return hexOf(await ds.digest);
   },

@@ -4,9 +4,9 @@
 // comes in through SessionDeps, so unit tests run it over memory; when the session was opened with a hint of
 // its digest, the bytes are also written to that blob's key while they arrive (direct-write.ts).
 
-import { parseDigest } from "../oci/digest";
+import { parseDigest, type DigestAlgorithm } from "../oci/digest";
 import { OciError } from "../oci/errors";
-import { chunkOutOfOrder, formatUploadRange } from "../oci/range";
+import { chunkOutOfOrder, chunkRangeInvalid, formatUploadRange } from "../oci/range";
 import { Serial } from "../oci/rpc";
 import type { BlobStore, BlobWriteHandle } from "../storage/blobs";
 import { discardBody } from "../streams/body";
@@ -41,7 +41,7 @@ export interface SessionDeps {
 }
 
 export class UploadSessionCore implements UploadSessionRpc {
-  /** SHA-256 of the spooled bytes; lost when the object is evicted, then commit re-hashes the spool. */
+  /** The session's hash of the spooled bytes; lost when the object is evicted, then commit re-hashes the spool. */
   private hash: RunningHash | null = null;
   /** The speculative write to the hinted blob's key; it lives and dies with `hash`, which covers the same bytes. */
   private direct: DirectWrite | null = null;
@@ -54,13 +54,13 @@ export class UploadSessionCore implements UploadSessionRpc {
     this.now = deps.now ?? Date.now;
   }
 
-  async begin(repo: string, uuid: string, hint: string | null): Promise<RpcResult<UploadStatus>> {
+  async begin(repo: string, uuid: string, hint: string | null, algorithm: DigestAlgorithm = "sha256"): Promise<RpcResult<UploadStatus>> {
     return this.serial.run(async () => {
       const now = this.now();
-      const st: SessionState = { repo, uuid, startedAt: now, touchedAt: now, offset: 0, slices: 0, pending: null, hint };
+      const st: SessionState = { repo, uuid, startedAt: now, touchedAt: now, offset: 0, slices: 0, pending: null, hint, algorithm };
       await this.save(st);
       await this.deps.storage.setAlarm(now + this.deps.expiryMs);
-      this.hash = this.deps.hashing.running();
+      this.hash = this.deps.hashing.running(algorithm);
       return status(st);
     });
   }
@@ -135,7 +135,7 @@ export class UploadSessionCore implements UploadSessionRpc {
   private async write(st: SessionState, chunk: UploadChunk): Promise<void> {
     if (!chunk.body) return;
     if (this.hash && this.hash.offset !== st.offset) await this.loseHash();
-    if (!this.hash && st.offset === 0) this.hash = this.deps.hashing.running();
+    if (!this.hash && st.offset === 0) this.hash = this.deps.hashing.running(st.algorithm ?? "sha256");
     if (st.offset === 0 && st.hint && !this.direct) this.direct = this.startDirect(st.hint);
     const hash = this.hash;
     const direct = this.direct;
@@ -232,8 +232,6 @@ function checkRange(st: SessionState, chunk: UploadChunk): void {
   if (!chunk.range) return;
   if (chunk.range.start !== st.offset) throw chunkOutOfOrder(st.offset, chunk.range.start);
   if (chunk.length !== null && chunk.range.end - chunk.range.start + 1 !== chunk.length) {
-    throw new OciError("RANGE_INVALID", "Content-Range does not match Content-Length", {
-      headers: { Range: formatUploadRange(st.offset) },
-    });
+    throw chunkRangeInvalid("Content-Range does not match Content-Length", { Range: formatUploadRange(st.offset) });
   }
 }

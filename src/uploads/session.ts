@@ -4,6 +4,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { parseUploadConfig } from "../config";
+import type { DigestAlgorithm } from "../oci/digest";
 import { createStorage } from "../storage";
 import type { CommittedBlob, RpcResult, UploadChunk, UploadSessionRpc, UploadStatus } from "./protocol";
 import { UploadSessionCore } from "./session-core";
@@ -38,8 +39,8 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
     return this.session;
   }
 
-  begin(repo: string, uuid: string, hint: string | null): Promise<RpcResult<UploadStatus>> {
-    return this.core().begin(repo, uuid, hint);
+  begin(repo: string, uuid: string, hint: string | null, algorithm?: DigestAlgorithm): Promise<RpcResult<UploadStatus>> {
+    return this.core().begin(repo, uuid, hint, algorithm);
   }
 
   status(repo: string, uuid: string): Promise<RpcResult<UploadStatus>> {

@@ -314,7 +314,7 @@ describe("chunked uploads", () => {
     }
   });
 
-  it("an out-of-order chunk answers 416 RANGE_INVALID with the current Range, and the session stays usable", async () => {
+  it("an out-of-order chunk answers 416 BLOB_UPLOAD_INVALID with the current Range, and the session stays usable", async () => {
     const repo = repoName("ooo");
     const bytes = randomBytes(30);
     const digest = digestOf(bytes);
@@ -325,7 +325,7 @@ describe("chunked uploads", () => {
     for (const start of [20, 0, 5]) {
       const res = await patch(loc, bytes.subarray(start, start + 10), start);
       expect(res.headers.get("range")).toBe("0-9");
-      expect(await statusAndCode(res)).toEqual({ status: 416, code: "RANGE_INVALID" });
+      expect(await statusAndCode(res)).toEqual({ status: 416, code: "BLOB_UPLOAD_INVALID" });
     }
     // Content-Range that does not describe the body (20 bytes claimed, 10 sent).
     const mismatch = await req(url, loc, {
@@ -334,10 +334,10 @@ describe("chunked uploads", () => {
       headers: { "Content-Length": "10", "Content-Range": "10-29" },
     });
     expect(mismatch.headers.get("range")).toBe("0-9");
-    expect(await statusAndCode(mismatch)).toEqual({ status: 416, code: "RANGE_INVALID" });
+    expect(await statusAndCode(mismatch)).toEqual({ status: 416, code: "BLOB_UPLOAD_INVALID" });
     // Malformed Content-Range.
     const malformed = await req(url, loc, { method: "PATCH", body: bytes.subarray(10, 20), headers: { "Content-Range": "ten-19" } });
-    expect(await statusAndCode(malformed)).toEqual({ status: 416, code: "RANGE_INVALID" });
+    expect(await statusAndCode(malformed)).toEqual({ status: 416, code: "BLOB_UPLOAD_INVALID" });
 
     // A final chunk in the PUT at the wrong offset: 416 too, and the session survives it.
     const badPut = await req(url, withDigest(loc, digest), {
@@ -346,7 +346,7 @@ describe("chunked uploads", () => {
       headers: { "Content-Length": "10", "Content-Range": "20-29" },
     });
     expect(badPut.headers.get("range")).toBe("0-9");
-    expect(await statusAndCode(badPut)).toEqual({ status: 416, code: "RANGE_INVALID" });
+    expect(await statusAndCode(badPut)).toEqual({ status: 416, code: "BLOB_UPLOAD_INVALID" });
 
     // An empty PATCH changes nothing.
     expectSession(await req(url, loc, { method: "PATCH", body: new Uint8Array(0) }), 202, loc, "0-9");
@@ -373,7 +373,7 @@ describe("chunked uploads", () => {
       ] as const) {
         const res = await patch(loc, body, start);
         expect(res.headers.get("range")).toBe(`0-${CHUNK - 1}`);
-        expect(await statusAndCode(res)).toEqual({ status: 416, code: "RANGE_INVALID" });
+        expect(await statusAndCode(res)).toEqual({ status: 416, code: "BLOB_UPLOAD_INVALID" });
       }
     }
     // An unknown session refuses a big body cleanly too.
@@ -444,8 +444,9 @@ describe("concurrency and other digests", () => {
       const link = await getObject(`${V2}/repositories/${repo}/_layers/sha512/${hex}/link`);
       expect(link && new TextDecoder().decode(link)).toBe(digest);
 
-      // The same bytes in chunks, into another repository; and a wrong sha512 is refused (small blob only:
-      // the big one already went through the spool, since only sha256 is verified while streaming).
+      // The same bytes in chunks, into another repository (a session opened without digest-algorithm, so the
+      // spool is re-hashed with SHA-512 at the PUT); and a wrong sha512 is refused. Small blob only, to keep the
+      // test short: test/e2e/sha512.test.ts pushes a multi-part sha512 blob in chunks.
       if (bytes.byteLength > CHUNK) continue;
       const other = repoName("sha512b");
       const loc = await startUpload(url, other);

@@ -4,7 +4,7 @@
 // admin API, and the race the fence closes (a blob seen during a run is never swept under a manifest).
 import { describe, expect, it } from "vitest";
 import { GcLedger } from "../../src/jobs/gc/ledger";
-import { descriptor, imageIndex, imageManifest, pattern, sha256, type Built } from "./support/content";
+import { descriptor, imageIndex, imageManifest, pattern, sha256, sha512, type Built } from "./support/content";
 import { pushBlob, pushImage, putManifest, type PushedImage } from "./support/flows";
 import { blobKey, collect, drive, start } from "./support/gc";
 import { expectError, expectStatus, registry, ROOT, type TestRegistry } from "./support/registry";
@@ -86,6 +86,32 @@ describe("garbage collection", () => {
     for (const m of [c1, c2, sbom]) await expectStatus(await r.call("GET", `/v2/multi/manifests/${m.manifest.digest}`), 200);
     const referrers = (await (await r.call("GET", `/v2/multi/referrers/${index.digest}`)).json()) as { manifests: { digest: string }[] };
     expect(referrers.manifests.map((d) => d.digest)).toEqual([sbom.manifest.digest]);
+  });
+
+  it("walks blobs/sha512/ as blobs/sha256/: what a sha512 manifest references stays, an unreferenced sha512 blob goes with its links", async () => {
+    const r = registry();
+    const config = new TextEncoder().encode(JSON.stringify({ os: "linux", seed: 21 }));
+    const layer = pattern(1500, 21);
+    const stray = pattern(700, 22);
+    const dConfig = await pushBlob(r, "r", config, "sha512");
+    const dLayer = await pushBlob(r, "r", layer, "sha512");
+    const dStray = await pushBlob(r, "r", stray, "sha512");
+    const manifest = imageManifest({
+      config: { ...descriptor(config, "application/vnd.oci.image.config.v1+json"), digest: dConfig },
+      layers: [{ ...descriptor(layer), digest: dLayer }],
+    });
+    const dManifest = sha512(manifest.bytes);
+    await putManifest(r, "r", dManifest, manifest);
+    r.clock.advance(2 * HOUR);
+
+    const report = await collect(r);
+    expect(report.result).toMatchObject({ blobsWalked: 4, blobsMarked: 3, blobsSwept: 1 });
+    expect(report.result.blobs).toEqual([dStray]);
+    expect(r.keys("blobs/sha512/").sort()).toEqual([dConfig, dLayer, dManifest].map(blobKey).sort());
+    expect(r.keys("repositories/r/_layers/sha512/")).toHaveLength(2);
+    await expectError(await r.call("HEAD", `/v2/r/blobs/${dStray}`), 404, "BLOB_UNKNOWN");
+    await expectStatus(await r.call("GET", `/v2/r/manifests/${dManifest}`), 200);
+    for (const d of [dConfig, dLayer]) await expectStatus(await r.call("HEAD", `/v2/r/blobs/${d}`), 200);
   });
 
   it("removes Distribution's upload leftovers and multipart uploads begun longer ago than the purge age", async () => {

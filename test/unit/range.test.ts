@@ -52,9 +52,9 @@ describe("parseContentRange", () => {
     ["0-99/abc", /is not <start>-<end>/],
     ["0-99999999999999999999", /too large/],
     ["0-".padEnd(300, "9"), /too long/],
-  ])("rejects %j with 416 RANGE_INVALID", (h, why) => {
+  ])("rejects %j with 416 BLOB_UPLOAD_INVALID", (h, why) => {
     const e = caught(() => parseContentRange(h));
-    expect(e.code).toBe("RANGE_INVALID");
+    expect(e.code).toBe("BLOB_UPLOAD_INVALID");
     expect(e.status).toBe(416);
     expect(e.message).toMatch(why);
   });
@@ -63,7 +63,7 @@ describe("parseContentRange", () => {
 describe("chunkOutOfOrder", () => {
   it("is a 416 carrying the upload's Range", () => {
     const e = chunkOutOfOrder(100, 50);
-    expect(e.code).toBe("RANGE_INVALID");
+    expect(e.code).toBe("BLOB_UPLOAD_INVALID");
     expect(e.status).toBe(416);
     expect(e.headers).toEqual({ Range: "0-99" });
     expect(e.message).toBe("chunk starts at byte 50, but the upload has 100 bytes");

@@ -115,10 +115,10 @@ describe("blob GET streamed by the Worker (REGISTRY_STORAGE_REDIRECT_DISABLE=tru
     expect(sameBytes(await readAll(res.body), blob.subarray(start, end + 1))).toBe(true);
   });
 
-  it.each(["bytes=100-", "bytes=150-200", "bytes=-0"])("416 RANGE_INVALID with Content-Range bytes */size for %s", async (range) => {
+  it.each(["bytes=100-", "bytes=150-200", "bytes=-0"])("416 SIZE_INVALID with Content-Range bytes */size for %s", async (range) => {
     const r = await setup();
     const res = await get(r, range);
-    await expectError(res, 416, "RANGE_INVALID");
+    await expectError(res, 416, "SIZE_INVALID");
     expect(res.headers.get("Content-Range")).toBe(`bytes */${SIZE}`);
   });
 

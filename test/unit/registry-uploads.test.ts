@@ -203,31 +203,31 @@ describe("chunked upload: POST, PATCH…, PUT", () => {
 });
 
 describe("upload errors", () => {
-  it("RANGE_INVALID 416 with the upload's Range for a chunk that does not start at the offset; the session keeps its bytes", async () => {
+  it("BLOB_UPLOAD_INVALID 416 with the upload's Range for a chunk that does not start at the offset; the session keeps its bytes", async () => {
     const r = registry();
     const { location } = await openUpload(r, REPO);
     await expectStatus(await patch(r, location, { body: pattern(10), headers: { "Content-Range": "0-9" } }), 202);
     for (const range of ["5-14", "11-20", "0-9"]) {
       const res = await patch(r, location, { body: pattern(10), headers: { "Content-Range": range } });
-      await expectError(res, 416, "RANGE_INVALID");
+      await expectError(res, 416, "BLOB_UPLOAD_INVALID");
       expect(res.headers.get("Range")).toBe("0-9");
     }
     // The same on a PUT with a body.
     const put = await r.call("PUT", `${location}?digest=${sha256(pattern(20))}`, { body: pattern(10), headers: { "Content-Range": "0-9" } });
-    await expectError(put, 416, "RANGE_INVALID");
+    await expectError(put, 416, "BLOB_UPLOAD_INVALID");
     expect(put.headers.get("Range")).toBe("0-9");
     expect((await r.call("GET", location)).headers.get("Range")).toBe("0-9");
     expect(r.events).toEqual([]);
   });
 
-  it("RANGE_INVALID 416 when Content-Range and Content-Length disagree, or Content-Range is malformed", async () => {
+  it("BLOB_UPLOAD_INVALID 416 when Content-Range and Content-Length disagree, or Content-Range is malformed", async () => {
     const r = registry();
     const { location } = await openUpload(r, REPO);
     const res = await patch(r, location, { body: pattern(5), headers: { "Content-Range": "0-9" } });
-    await expectError(res, 416, "RANGE_INVALID");
+    await expectError(res, 416, "BLOB_UPLOAD_INVALID");
     expect(res.headers.get("Range")).toBe("0-0");
     for (const range of ["abc", "9-0", "0-9/5", "-5"]) {
-      await expectError(await patch(r, location, { body: pattern(10), headers: { "Content-Range": range } }), 416, "RANGE_INVALID");
+      await expectError(await patch(r, location, { body: pattern(10), headers: { "Content-Range": range } }), 416, "BLOB_UPLOAD_INVALID");
     }
     expect((await r.call("GET", location)).headers.get("Range")).toBe("0-0");
   });

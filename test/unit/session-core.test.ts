@@ -4,10 +4,9 @@
 // commit. Nothing becomes visible at a blob's key before its digest matched, and no multipart upload is left
 // open, whatever happens.
 import { describe, expect, it, vi } from "vitest";
-import type { OciErrorCode } from "../../src/oci/errors";
 import { storageOn } from "../../src/storage";
 import { MemoryDriver } from "../../src/storage/driver/memory";
-import type { RpcResult, UploadChunk } from "../../src/uploads/protocol";
+import type { RpcError, RpcResult, UploadChunk } from "../../src/uploads/protocol";
 import { absentDigest, cutOff, pattern, sameBytes, sha256, sha512, streamOf } from "./support/content";
 import { Clock } from "./support/memory";
 import { ROOT, SessionObject } from "./support/registry";
@@ -45,7 +44,7 @@ function ok<T>(r: RpcResult<T>): T {
   return r.value;
 }
 
-function failed<T>(r: RpcResult<T>, code: OciErrorCode, status: number) {
+function failed<T>(r: RpcResult<T>, code: RpcError["code"], status: number) {
   if (r.ok) throw new Error(`expected ${code}, got success`);
   expect({ code: r.error.code, status: r.error.status }).toEqual({ code, status });
   return r.error;
@@ -92,7 +91,7 @@ describe("Content-Range", () => {
     ok(await session.core.begin(REPO, UUID, null));
     ok(await session.core.append(REPO, UUID, chunk(pattern(10), { range: [0, 9] })));
     for (const range of [[0, 9], [5, 14], [11, 20]] as [number, number][]) {
-      const err = failed(await session.core.append(REPO, UUID, chunk(pattern(10), { range })), "RANGE_INVALID", 416);
+      const err = failed(await session.core.append(REPO, UUID, chunk(pattern(10), { range })), "BLOB_UPLOAD_INVALID", 416);
       expect(err.headers).toEqual({ Range: "0-9" });
     }
     expect(ok(await session.core.status(REPO, UUID)).offset).toBe(10);
@@ -101,7 +100,7 @@ describe("Content-Range", () => {
   it("a Content-Range whose length is not the Content-Length is refused with 416", async () => {
     const { session } = setup();
     ok(await session.core.begin(REPO, UUID, null));
-    const err = failed(await session.core.append(REPO, UUID, chunk(pattern(10), { range: [0, 19] })), "RANGE_INVALID", 416);
+    const err = failed(await session.core.append(REPO, UUID, chunk(pattern(10), { range: [0, 19] })), "BLOB_UPLOAD_INVALID", 416);
     expect(err.headers).toEqual({ Range: "0-0" });
     // Without a Content-Length, only the start is checked.
     expect(ok(await session.core.append(REPO, UUID, chunk(pattern(10), { range: [0, 9], length: null }))).offset).toBe(10);
@@ -119,11 +118,11 @@ describe("Content-Range", () => {
           c.enqueue(new Uint8Array(16 * 1024));
         },
       });
-    failed(await session.core.append(REPO, UUID, chunk(new Uint8Array(0), { range: [5, 5], length: null, body: counting(4) })), "RANGE_INVALID", 416);
+    failed(await session.core.append(REPO, UUID, chunk(new Uint8Array(0), { range: [5, 5], length: null, body: counting(4) })), "BLOB_UPLOAD_INVALID", 416);
     expect(pulled).toBe(4);
     pulled = 0;
     // Past the limit the body is cancelled instead.
-    failed(await session.core.append(REPO, UUID, chunk(new Uint8Array(0), { range: [5, 5], length: null, body: counting(1000) })), "RANGE_INVALID", 416);
+    failed(await session.core.append(REPO, UUID, chunk(new Uint8Array(0), { range: [5, 5], length: null, body: counting(1000) })), "BLOB_UPLOAD_INVALID", 416);
     expect(pulled).toBeLessThan(20);
   });
 });

@@ -2,12 +2,12 @@
 // a blob pushed monolithically, an upload session opened, a manifest put, a whole image pushed. Each asserts
 // its own success, so a broken setup fails loudly where it broke.
 import { expect } from "vitest";
-import { descriptor, imageManifest, pattern, sha256, type Built } from "./content";
+import { descriptor, imageManifest, pattern, sha256, sha512, type Built } from "./content";
 import { expectStatus, type CallInit, type TestRegistry } from "./registry";
 
 /** POST ?digest= with the whole blob: 201. */
-export async function pushBlob(r: TestRegistry, repo: string, bytes: Uint8Array): Promise<string> {
-  const digest = sha256(bytes);
+export async function pushBlob(r: TestRegistry, repo: string, bytes: Uint8Array, algorithm: "sha256" | "sha512" = "sha256"): Promise<string> {
+  const digest = algorithm === "sha256" ? sha256(bytes) : sha512(bytes);
   await expectStatus(await r.call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: bytes }), 201);
   return digest;
 }

@@ -3,8 +3,9 @@
 // on the way in and out, as Durable Object storage does, so code that forgets to save a change is caught), the
 // spool's slice table, the job runner's storage, and SHA-256 hashing with node:crypto (the Worker's hashing
 // uses workerd's crypto.DigestStream, which Node lacks).
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { OutboxStorage } from "../../../src/events/outbox";
+import type { DigestAlgorithm } from "../../../src/oci/digest";
 import type { RunnerStorage } from "../../../src/jobs/runner";
 import type { Hashing, RunningHash } from "../../../src/uploads/hasher";
 import type { SessionStorage } from "../../../src/uploads/session-core";
@@ -163,8 +164,12 @@ export class MemoryOutboxStorage implements OutboxStorage {
 }
 
 class NodeRunningHash implements RunningHash {
-  private readonly h = createHash("sha256");
+  private readonly h: Hash;
   offset = 0;
+
+  constructor(readonly algorithm: DigestAlgorithm) {
+    this.h = createHash(algorithm);
+  }
 
   async update(chunk: Uint8Array): Promise<void> {
     this.offset += chunk.byteLength;
@@ -181,11 +186,11 @@ export class NodeHashing implements Hashing {
   /** Whole streams hashed (the spool read back because the running hash was lost). */
   streamsHashed = 0;
 
-  running(): RunningHash {
-    return new NodeRunningHash();
+  running(algorithm: DigestAlgorithm): RunningHash {
+    return new NodeRunningHash(algorithm);
   }
 
-  async ofStream(body: ReadableStream<Uint8Array>, algorithm: "sha256" | "sha512"): Promise<string> {
+  async ofStream(body: ReadableStream<Uint8Array>, algorithm: DigestAlgorithm): Promise<string> {
     this.streamsHashed++;
     const h = createHash(algorithm);
     const reader = body.getReader();

@@ -18,7 +18,7 @@ import { JOBS } from "../../../src/jobs/kinds";
 import { JobRunner } from "../../../src/jobs/runner";
 import { RepositoryWrites } from "../../../src/metadata/writes";
 import type { Job } from "../../../src/jobs/job";
-import { OciError, type OciErrorCode } from "../../../src/oci/errors";
+import { FAULT_CODE, OciError, type OciErrorCode } from "../../../src/oci/errors";
 import type { AccessGuard, Action, RegistryContext, RequestInfo } from "../../../src/registry/context";
 import { UploadHints } from "../../../src/registry/upload-hints";
 import type { ReadEvent } from "../../../src/registry/reads";
@@ -425,7 +425,7 @@ export interface ErrorSeen {
  * Asserts an error response: status, the spec's `{"errors":[{code, message}]}` body (none for HEAD) with the
  * code, and the API version header. Returns the error for more checks.
  */
-export async function expectError(res: Response, status: number, code: OciErrorCode): Promise<ErrorSeen> {
+export async function expectError(res: Response, status: number, code: OciErrorCode | typeof FAULT_CODE): Promise<ErrorSeen> {
   const text = await res.text();
   expect({ status: res.status, body: text.slice(0, 300) }).toMatchObject({ status });
   expect(res.headers.get("Docker-Distribution-API-Version")).toBe("registry/2.0");
