@@ -2,7 +2,8 @@
 // through the admin API. Push times come from the tag links' Last-Modified in Swift, pull times from the pull
 // records Berth writes after a GET (off the request's path). Each rule has a case that keeps and one that
 // removes: mostRecentlyPushedCount (with a dry run first that lists the tag and its rule and removes
-// nothing), pulledWithin, and a pattern; a repository no policy matches keeps everything.
+// nothing), a pattern, pulledWithin, pushedWithin and mostRecentlyPulledCount; a repository no policy
+// matches keeps everything.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { listKeys } from "./harness/s3.js";
@@ -21,6 +22,8 @@ const RETENTION = {
     { repositories: ["count/**"], keepTags: [{ mostRecentlyPushedCount: 2 }] },
     { repositories: ["pulls/**"], keepTags: [{ pulledWithin: `${WINDOW_S}s` }] },
     { repositories: ["pattern/**"], keepTags: [{ patterns: ["^release-"] }] },
+    { repositories: ["pushed/**"], keepTags: [{ pushedWithin: `${WINDOW_S}s` }] },
+    { repositories: ["ranked/**"], keepTags: [{ mostRecentlyPulledCount: 1 }] },
   ],
 };
 
@@ -93,22 +96,32 @@ describe("retention policies", () => {
     }
   });
 
-  it("pulledWithin keeps a tag pulled within its window and removes one that was not", async () => {
+  it("pulledWithin, pushedWithin and mostRecentlyPulledCount keep what was pulled or pushed lately and remove the rest", async () => {
     await push("pulls/app", "used");
     const idle = await push("pulls/app", "idle");
-    await sleep((WINDOW_S + 1) * 1000); // both pushes are now older than the window
-    const res = await req(berth.url, "/v2/pulls/app/manifests/used", { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
-    expect(res.status).toBe(200);
-    await res.body?.cancel();
-    // The pull is recorded after the answer: wait for its record in the bucket.
-    await pollUntil("the pull is recorded", async () => ((await listKeys(`${REPOS}pulls/app/_berth/pulls/`)).length > 0 ? true : undefined), 10_000);
+    await push("pushed/app", "old");
+    await push("ranked/app", "pulled");
+    await push("ranked/app", "unpulled");
+    await sleep((WINDOW_S + 1) * 1000); // every push so far is older than the windows
+    await push("pushed/app", "new");
+    for (const [repo, tag] of [["pulls/app", "used"], ["ranked/app", "pulled"]]) {
+      const res = await req(berth.url, `/v2/${repo}/manifests/${tag}`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+      // The pull is recorded after the answer: wait for its record in the bucket.
+      await pollUntil(`the pull of ${repo}:${tag} is recorded`, async () => ((await listKeys(`${REPOS}${repo}/_berth/pulls/`)).length > 0 ? true : undefined), 10_000);
+    }
 
     const report = await collect(berth);
-    const removed = report.result.tagsRemovedList.filter((t) => t.repository === "pulls/app");
-    expect(removed.map((t) => t.tag)).toEqual(["idle"]);
-    expect(removed[0]!.reason).toContain(`never pulled (pulledWithin ${WINDOW_S}s)`);
+    const removed = (repo: string) => report.result.tagsRemovedList.filter((t) => t.repository === repo);
+    expect(removed("pulls/app").map((t) => t.tag)).toEqual(["idle"]);
+    expect(removed("pulls/app")[0]!.reason).toContain(`never pulled (pulledWithin ${WINDOW_S}s)`);
+    expect(removed("pushed/app").map((t) => t.tag)).toEqual(["old"]);
+    expect(removed("ranked/app").map((t) => t.tag)).toEqual(["unpulled"]);
     await gone("pulls/app", "idle");
+    await gone("pushed/app", "old");
+    await gone("ranked/app", "unpulled");
     for (const d of idle.blobs) expect(await blobExists(d), d).toBe(false);
-    await pullsWhole(berth, "pulls/app", "used");
+    for (const [repo, tag] of [["pulls/app", "used"], ["pushed/app", "new"], ["ranked/app", "pulled"]] as const) await pullsWhole(berth, repo, tag);
   });
 });

@@ -214,17 +214,7 @@ export class GcLedger {
 
   /** Tags still to remove, in key order after (repo, tag). */
   untagsAfter(after: { repo: string; tag: string } | null, limit: number): Untag[] {
-    const rows = after
-      ? this.sql.exec(
-          "SELECT * FROM gc_untag WHERE state = ? AND (repo > ? OR (repo = ? AND tag > ?)) ORDER BY repo, tag LIMIT ?",
-          DOOMED,
-          after.repo,
-          after.repo,
-          after.tag,
-          limit,
-        )
-      : this.sql.exec("SELECT * FROM gc_untag WHERE state = ? ORDER BY repo, tag LIMIT ?", DOOMED, limit);
-    return rows.toArray().map((r) => ({ repo: String(r.repo), tag: String(r.tag), digest: String(r.digest), reason: String(r.reason) }));
+    return this.pendingAfter("gc_untag", "tag", after && [after.repo, after.tag], limit).map((r) => ({ repo: String(r.repo), tag: String(r.tag), digest: String(r.digest), reason: String(r.reason) }));
   }
 
   /** Records a manifest to remove; one already recorded (a mark step run again after a crash) keeps its state. */
@@ -267,17 +257,7 @@ export class GcLedger {
 
   /** Doomed manifests still to remove, in key order after (repo, digest). */
   doomedAfter(after: { repo: string; digest: string } | null, limit: number): DoomedManifest[] {
-    const rows = after
-      ? this.sql.exec(
-          "SELECT * FROM gc_doomed WHERE state = ? AND (repo > ? OR (repo = ? AND digest > ?)) ORDER BY repo, digest LIMIT ?",
-          DOOMED,
-          after.repo,
-          after.repo,
-          after.digest,
-          limit,
-        )
-      : this.sql.exec("SELECT * FROM gc_doomed WHERE state = ? ORDER BY repo, digest LIMIT ?", DOOMED, limit);
-    return rows.toArray().map((r) => ({
+    return this.pendingAfter("gc_doomed", "digest", after && [after.repo, after.digest], limit).map((r) => ({
       repo: String(r.repo),
       digest: String(r.digest),
       subject: r.subject === null ? null : String(r.subject),
@@ -307,6 +287,13 @@ export class GcLedger {
         )
       : this.sql.exec("SELECT l.digest, l.repo FROM gc_layer_link l JOIN gc_swept s ON s.digest = l.digest ORDER BY l.digest, l.repo LIMIT ?", limit);
     return rows.toArray().map((r) => ({ digest: String(r.digest), repo: String(r.repo) }));
+  }
+
+  /** Rows of gc_doomed or gc_untag still to do, in (repo, second) order after `after`. */
+  private pendingAfter(table: "gc_doomed" | "gc_untag", second: "digest" | "tag", after: [string, string] | null, limit: number): Record<string, SqlValue>[] {
+    const from = after ? `AND (repo > ? OR (repo = ? AND ${second} > ?))` : "";
+    const bindings = after ? [after[0], after[0], after[1]] : [];
+    return this.sql.exec(`SELECT * FROM ${table} WHERE state = ? ${from} ORDER BY repo, ${second} LIMIT ?`, DOOMED, ...bindings, limit).toArray();
   }
 
   private column(query: string, ...bindings: SqlValue[]): string[] {
