@@ -9,6 +9,7 @@ import { parseMaintenance, type MaintenanceConfig } from "./maintenance";
 import { parseNotifications, type NotificationsConfig } from "./notifications";
 import { parseS3, type S3Config } from "./storage";
 import { parseUiConfig, type UiConfig } from "./ui";
+import { parseUpstreams, type MirrorConfig } from "./upstreams";
 import { DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./values";
 
 export { ConfigError, parseGoDuration, type Env } from "./values";
@@ -19,6 +20,7 @@ export type { UiConfig } from "./ui";
 export type { GcConfig } from "./gc";
 export type { RetentionConfig } from "./retention";
 export type { NotificationEndpoint, NotificationsConfig } from "./notifications";
+export type { MirrorConfig, Upstream } from "./upstreams";
 
 /** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */
 export interface UploadConfig {
@@ -49,6 +51,8 @@ export interface Config extends UploadConfig {
   gc: GcConfig;
   /** Webhook endpoints (REGISTRY_NOTIFICATIONS). */
   notifications: NotificationsConfig;
+  /** Pull-through cache: the upstreams mirrored (REGISTRY_PROXY_*, BERTH_UPSTREAMS). */
+  mirror: MirrorConfig;
 }
 
 /** The settings of the upload session (a subset of parseConfig's); throws ConfigError for the first bad one. */
@@ -75,5 +79,6 @@ export function parseConfig(env: Env): Config {
     ui: parseUiConfig(env),
     gc: parseGc(env),
     notifications: parseNotifications(env),
+    mirror: parseUpstreams(env),
   };
 }
