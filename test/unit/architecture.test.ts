@@ -15,6 +15,7 @@ const LAYER: Record<string, number> = {
   streams: 1,
   config: 1,
   "storage/driver": 2,
+  upstream: 2,
   storage: 3,
   uploads: 4,
   metadata: 4,
