@@ -22,6 +22,8 @@ import { createStorage, type Storage } from "./storage";
 import { SweepFence } from "./storage/sweep-fence";
 import { discardBody } from "./streams/body";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
+import { workerdHashing } from "./uploads/runtime";
+import { NO_UPSTREAMS, Upstreams } from "./upstream";
 
 /** Refused request bodies are read and dropped up to this size, then cut off. */
 const REFUSED_BODY_DRAIN_LIMIT = 64 * 1024 * 1024;
@@ -48,6 +50,7 @@ interface Setup {
   writes: WriteListener;
   fence: SweepFence;
   reads: ReadListener;
+  upstreams: Upstreams;
 }
 
 let cached: Setup | null = null;
@@ -69,6 +72,7 @@ function setup(env: Env): Setup {
       writes: notifier ?? NO_LISTENER,
       reads: readListeners(notifier, pulls),
       fence: new SweepFence(() => coordinator(env)),
+      upstreams: cfg.mirror.upstreams.length > 0 ? new Upstreams(cfg.mirror, (url, init) => fetch(url, init)) : NO_UPSTREAMS,
     };
   }
   return cached;
@@ -112,7 +116,7 @@ export default withUi({
   async fetch(req: Request, env: Env, exec: ExecutionContext): Promise<Response> {
     try {
       const url = new URL(req.url);
-      const { cfg, storage, auth, hints, writes, reads, fence } = setup(env);
+      const { cfg, storage, auth, hints, writes, reads, fence, upstreams } = setup(env);
       if (auth.tokenPath !== null && url.pathname === auth.tokenPath) return withCommonHeaders(await auth.handleToken(req));
       const id = await auth.authenticate(req, url);
       const request = requestInfo(req, url, id);
@@ -129,6 +133,7 @@ export default withUi({
           env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as RepositoryMetadataRpc,
         jobs: () => coordinator(env),
         fence,
+        pullThrough: { upstreams, hashing: workerdHashing },
         outbox: (shard) => outbox(env, shard),
         waitUntil: (work) => exec.waitUntil(work),
         written: (...events) => writes.record(events, request),

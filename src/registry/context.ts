@@ -11,6 +11,8 @@ import type { EventOutboxRpc } from "../events/protocol";
 import type { JobCoordinatorRpc } from "../jobs/protocol";
 import type { RepositoryMetadataRpc } from "../metadata/protocol";
 import type { UploadSessionRpc } from "../uploads/protocol";
+import type { Hashing } from "../uploads/hasher";
+import type { Upstreams } from "../upstream";
 import type { RequestInfo } from "./request";
 import type { UploadHints } from "./upload-hints";
 import type { ReadEvent } from "./reads";
@@ -52,6 +54,8 @@ export interface RegistryContext {
   fence: Pick<SweepFence, "vouch">;
   /** Returns the RPC stub of one event outbox (0 ≤ shard < OUTBOX_SHARDS, src/events/protocol.ts). */
   outbox(shard: number): EventOutboxRpc;
+  /** The pull-through cache: the upstreams (one client each per isolate) and how blobs they send are hashed. */
+  pullThrough: { upstreams: Upstreams; hashing: Hashing };
   /** The isolate's guesses of which blob a new upload session is for. */
   hints: UploadHints;
   url: URL;

@@ -32,6 +32,7 @@ import { MemoryDriver } from "../../../src/storage/driver/memory";
 import type { UploadSessionRpc } from "../../../src/uploads/protocol";
 import { sessionName } from "../../../src/uploads/protocol";
 import { UploadSessionCore } from "../../../src/uploads/session-core";
+import { Upstreams, type Fetch as UpstreamFetch } from "../../../src/upstream";
 import { expect } from "vitest";
 import { bytesOf } from "./content";
 import { Clock, MemoryOutboxStorage, MemoryRunnerStorage, MemorySessionStorage, NodeHashing } from "./memory";
@@ -221,6 +222,8 @@ export interface RegistryOptions {
   driver?: MemoryDriver;
   /** Job kinds the runner knows (default: the Worker's). */
   jobKinds?: ReadonlyMap<string, Job<unknown>>;
+  /** How the pull-through cache reaches its upstreams (default: every request fails as unreachable). */
+  upstreamFetch?: UpstreamFetch;
 }
 
 export interface CallInit {
@@ -304,6 +307,10 @@ export class TestRegistry {
         tick: async () => [],
       }),
       fence: new SweepFence(() => this.fence, this.clock.now),
+      pullThrough: {
+        upstreams: new Upstreams(this.cfg.mirror, opts.upstreamFetch ?? (() => Promise.reject(new TypeError("fetch failed"))), this.clock.now),
+        hashing: new NodeHashing(),
+      },
       outbox: (shard) => this.outboxAt(shard).outbox,
       hints: this.hints,
       url: new URL(ORIGIN),

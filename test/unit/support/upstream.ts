@@ -38,7 +38,7 @@ export class FakeUpstream {
   redirectBlobs = false;
 
   /** Adds an image (config + one layer) under repo:tag; returns its digests. */
-  image(repo: string, tag: string, layer = enc(`layer of ${repo}:${tag} ${Math.random()}`)): { manifest: string; layer: string; config: string } {
+  image(repo: string, tag: string, layer: Uint8Array = enc(`layer of ${repo}:${tag} ${Math.random()}`)): { manifest: string; layer: string; config: string } {
     const config = enc(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
     const cfgD = this.blob(config);
     const layerD = this.blob(layer);
