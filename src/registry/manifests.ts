@@ -6,6 +6,7 @@
 // Conditional requests: GET/HEAD honour If-None-Match (304); a PUT by tag honours If-Match and
 // If-None-Match: * (412 when the tag is not as required), checked and applied with nothing in between.
 
+import { referrerDescriptor } from "../oci/referrers-tag";
 import { digestBytes, formatDigest, parseDigest, type Digest } from "../oci/digest";
 import { OciError, RegistryFault } from "../oci/errors";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
@@ -86,13 +87,7 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   const subject = manifest.subject
     ? {
         digest: manifest.subject.digest,
-        descriptor: {
-          mediaType: manifest.mediaType,
-          digest: d,
-          size: bytes.byteLength,
-          ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
-          ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
-        },
+        descriptor: referrerDescriptor(manifest, d, bytes.byteLength),
       }
     : null;
   // The bytes first (content-addressed, harmless if nothing links them), then the repository's metadata
