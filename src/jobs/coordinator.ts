@@ -8,6 +8,7 @@ import { DurableObject } from "cloudflare:workers";
 import { parseGc, type GcConfig } from "../config/gc";
 import { parseMaintenance } from "../config/maintenance";
 import { parseS3 } from "../config/storage";
+import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import { createStorage } from "../storage";
 import type { VouchAnswer } from "../storage/sweep-fence";
 import { FenceServer, gcRunStatus, type GcRunStatus } from "./gc/fence";
@@ -17,12 +18,14 @@ import type { GcRuntime } from "./job";
 import { JOBS } from "./kinds";
 import type { JobCoordinatorRpc, JobReport } from "./protocol";
 import { JobRunner } from "./runner";
+import { referrersBackfill } from "./referrers-backfill";
 import { storageStats } from "./storage-stats";
 
 /** What the coordinator asks of a repository's metadata object (metadata/protocol.ts has the whole interface). */
 interface MetadataRemovals {
   removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept">;
   untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept">;
+  indexReferrer(repo: string, subject: string, descriptor: ReferrerDescriptor): Promise<boolean>;
 }
 
 /** A Cron Trigger fires at fixed times: a run counts as due a little before a whole interval has passed. */
@@ -53,7 +56,12 @@ export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
       const runner = new JobRunner(
         { ...kv, list: (prefix) => storage.list({ prefix }), setAlarm: (at) => storage.setAlarm(at) },
         JOBS,
-        { storage: createStorage(parseS3(env)), now: Date.now, gc: rt },
+        {
+          storage: createStorage(parseS3(env)),
+          now: Date.now,
+          gc: rt,
+          referrers: { index: (repo, subject, descriptor) => object(repo).indexReferrer(repo, subject, descriptor) },
+        },
       );
       this.parts = { runner, fence, gc: config, readOnly };
     }
@@ -85,6 +93,9 @@ export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
       const last = await runner.status(gc.kind);
       if (!last || Date.now() - Date.parse(last.startedAt) >= config.intervalMs - SCHEDULE_SLACK_MS) due.push(gc.kind);
     }
+    // The referrers backfill is needed once (content pushed before with the tag schema); later tags are read
+    // by the referrers API itself.
+    if (!(await runner.status(referrersBackfill.kind))) due.push(referrersBackfill.kind);
     const started: string[] = [];
     for (const kind of due) {
       const r = await runner.start(kind, {});

@@ -4,6 +4,7 @@
 // job is done (or when its next step may run at the earliest). A step must be safe to run again from the last
 // saved state (the object may die mid-step).
 
+import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import type { GcConfig } from "../config/gc";
 import type { Storage } from "../storage";
 import type { FenceServer } from "./gc/fence";
@@ -14,6 +15,8 @@ export interface JobEnvironment {
   now(): number;
   /** What the garbage collector needs beyond storage (the coordinator provides it). */
   gc?: GcRuntime;
+  /** Indexes a referrer through its repository's metadata object (the referrers backfill); false if it is gone. */
+  referrers?: { index(repo: string, subject: string, descriptor: ReferrerDescriptor): Promise<boolean> };
 }
 
 export interface GcRuntime {

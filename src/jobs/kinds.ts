@@ -2,9 +2,11 @@
 
 import { gc } from "./gc/job";
 import type { Job } from "./job";
+import { referrersBackfill } from "./referrers-backfill";
 import { storageStats } from "./storage-stats";
 
 export const JOBS: ReadonlyMap<string, Job<unknown>> = new Map([
   [storageStats.kind, storageStats as Job<unknown>],
   [gc.kind, gc as Job<unknown>],
+  [referrersBackfill.kind, referrersBackfill as Job<unknown>],
 ]);

@@ -6,6 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { parseMaintenance } from "../config/maintenance";
 import { parseS3 } from "../config/storage";
+import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import type { RpcResult } from "../oci/rpc";
 import { createStorage } from "../storage";
 import { SweepFence, type SweepFenceRpc } from "../storage/sweep-fence";
@@ -39,6 +40,10 @@ export class RepositoryMetadata extends DurableObject implements RepositoryMetad
 
   removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept"> {
     return this.writes().removeUntagged(repo, digest, subject, indexTags);
+  }
+
+  indexReferrer(repo: string, subject: string, descriptor: ReferrerDescriptor): Promise<boolean> {
+    return this.writes().indexReferrer(repo, subject, descriptor);
   }
 
   untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept"> {

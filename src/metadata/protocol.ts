@@ -41,6 +41,8 @@ export interface RepositoryMetadataRpc {
    * its referrers entry): "kept" instead when one of those tags points at it now.
    */
   removeUntagged(repo: string, digest: string, subject: string | null, indexTags: string[]): Promise<"removed" | "kept">;
+  /** The backfill job indexes a referrer found through the referrers tag schema; false if the repository no longer holds it. */
+  indexReferrer(repo: string, subject: string, descriptor: ReferrerDescriptor): Promise<boolean>;
   /** Retention removes a tag: "kept" instead when it no longer points at `digest`, or is immutable. */
   untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept">;
 }

@@ -10,6 +10,7 @@ import { formatDigest, parseDigest } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import { Serial, unwrap, type RpcResult } from "../oci/rpc";
 import type { ImmutableTags } from "../config/maintenance";
+import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import type { Storage } from "../storage";
 import { NO_FENCE, type SweepFence } from "../storage/sweep-fence";
 import type { ManifestLink, ManifestLinked, RepositoryMetadataRpc } from "./protocol";
@@ -78,6 +79,18 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
         await this.storage.vacuum.removeManifest(repo, digest, subject ? parseDigest(subject) : null, indexTags);
         this.storage.manifests.noteLink(repo, digest, false);
         return "removed" as const;
+      })
+      .then(unwrap);
+  }
+
+  indexReferrer(repo: string, subject: string, descriptor: ReferrerDescriptor): Promise<boolean> {
+    return this.serial
+      .run(async () => {
+        // In order with deletes: a referrer unlinked meanwhile must not come back into the index.
+        const referrer = parseDigest(descriptor.digest);
+        if (!(await this.storage.manifests.exists(repo, referrer))) return false;
+        await this.storage.referrers.add(repo, parseDigest(subject), referrer, descriptor);
+        return true;
       })
       .then(unwrap);
   }

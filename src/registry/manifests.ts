@@ -6,6 +6,7 @@
 // Conditional requests: GET/HEAD honour If-None-Match (304); a PUT by tag honours If-Match and
 // If-None-Match: * (412 when the tag is not as required), checked and applied with nothing in between.
 
+import { referrerDescriptor } from "../oci/referrers-tag";
 import { digestBytes, formatDigest, parseDigest, type Digest } from "../oci/digest";
 import { OciError, RegistryFault } from "../oci/errors";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
@@ -137,15 +138,7 @@ export async function deleteManifest(ctx: RegistryContext, repo: string, rawRef:
 
 /** The referrers-index entry a manifest with a `subject` gets in its subject's index; null without one. */
 export function subjectLink(manifest: ParsedManifest, digest: string, size: number): ManifestLink["subject"] {
-  if (!manifest.subject) return null;
-  const descriptor = {
-    mediaType: manifest.mediaType,
-    digest,
-    size,
-    ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
-    ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
-  };
-  return { digest: manifest.subject.digest, descriptor };
+  return manifest.subject ? { digest: manifest.subject.digest, descriptor: referrerDescriptor(manifest, digest, size) } : null;
 }
 
 /** Every blob and child manifest the manifest names must already be in the repository (`fresh`: ask the bucket, not caches). */

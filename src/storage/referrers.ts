@@ -3,17 +3,12 @@
 // pushes of different referrers never race on a shared index file.
 
 import type { Digest } from "../oci/digest";
+import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import type { Layout } from "./layout";
 import { mapLimit } from "./limit";
 import type { StorageDriver } from "./driver";
 
-export interface ReferrerDescriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-}
+export type { ReferrerDescriptor } from "../oci/referrers-tag";
 
 export class ReferrerStore {
   constructor(

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { startDistribution, type Distribution } from "./harness/distribution.js";
 import { getObject, listKeys, listMultipartUploads } from "./harness/s3.js";
-import { makeOciLayout, PROJECT_ROOT, run, type OciRef, type RunResult } from "./harness/tools.js";
+import { ensureTools, makeOciLayout, run, type OciRef, type RunResult } from "./harness/tools.js";
 import { absolute, digestOf, MiB, pushBlob, rand, req as call, withDigest } from "./helpers/registry.js";
 
 const RUN = rand();
@@ -80,15 +80,6 @@ const skopeo = (args: string[]) => ok("skopeo", ["--insecure-policy", ...args]);
 async function skopeoPush(registry: string, tag: string, repo: string, destTag = tag): Promise<void> {
   const all = refs[tag]!.mediaType === OCI_INDEX ? ["--all"] : [];
   await skopeo(["copy", "--dest-tls-verify=false", "--preserve-digests", ...all, `oci:${layout}:${tag}`, `docker://${new URL(registry).host}/${repo}:${destTag}`]);
-}
-
-async function ensureTools(group: string, cmds: string[]): Promise<void> {
-  const which = async (c: string) => (await run("sh", ["-c", `command -v ${c}`], { timeoutMs: 10_000 })).code === 0;
-  const missing: string[] = [];
-  for (const c of cmds) if (!(await which(c))) missing.push(c);
-  if (missing.length === 0) return;
-  const r = await run("bash", [path.join(PROJECT_ROOT, "scripts/install-deps.sh"), group], { timeoutMs: 600_000 });
-  if (r.code !== 0) throw new Error(`missing ${missing.join(", ")}; scripts/install-deps.sh ${group} failed:\n${r.stderr.slice(-4000)}`);
 }
 
 /** GET with the body read; redirects (307 to presigned S3 URLs, from either registry) followed. */

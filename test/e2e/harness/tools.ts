@@ -10,6 +10,16 @@ import { PROJECT_ROOT, logBuffer, runOk, run, type RunOptions, type RunResult } 
 export { PROJECT_ROOT, run, runOk } from "../../../scripts/lib/stack.mjs";
 export type { RunOptions, RunResult } from "../../../scripts/lib/stack.mjs";
 
+/** Installs a group of scripts/install-deps.sh when any of its commands is missing (bounded: 10 min). */
+export async function ensureTools(group: string, cmds: string[]): Promise<void> {
+  const which = async (c: string) => (await run("sh", ["-c", `command -v ${c}`], { timeoutMs: 10_000 })).code === 0;
+  const missing: string[] = [];
+  for (const c of cmds) if (!(await which(c))) missing.push(c);
+  if (missing.length === 0) return;
+  const r = await run("bash", [path.join(PROJECT_ROOT, "scripts/install-deps.sh"), group], { timeoutMs: 600_000 });
+  if (r.code !== 0) throw new Error(`missing ${missing.join(", ")}; scripts/install-deps.sh ${group} failed:\n${r.stderr.slice(-4000)}`);
+}
+
 export interface OciRef {
   mediaType: string;
   digest: string;

@@ -9,6 +9,7 @@
 // and errors come back as data either way. Each session and each metadata writer gets its own stores over the
 // same driver, as a Durable Object builds its own storage in another isolate: what the Worker's stores cache
 // (sizes, links) is then only what the handlers themselves told them.
+import type { ReferrerDescriptor } from "../../../src/oci/referrers-tag";
 import { parseConfig, type Config, type Env } from "../../../src/config";
 import { errorResponse, withCommonHeaders } from "../../../src/http/respond";
 import { route } from "../../../src/http/router";
@@ -284,7 +285,8 @@ export class TestRegistry {
       untag: (repo: string, tag: string, digest: string) => this.writer(repo).untag(repo, tag, digest),
       isImmutable: (repo: string, tag: string) => this.cfg.maintenance.immutableTags.covers(repo, tag),
     };
-    this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, { storage: this.storage, now: this.clock.now, gc });
+    const referrers = { index: (repo: string, subject: string, d: ReferrerDescriptor) => this.writer(repo).indexReferrer(repo, subject, d) };
+    this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, { storage: this.storage, now: this.clock.now, gc, referrers });
     const request: RequestInfo = {
       id: "test-request",
       caller: { user: null, groups: [], anonymous: true },
