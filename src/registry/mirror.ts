@@ -29,8 +29,10 @@ const DEFAULT_ACCEPT = [
 
 /**
  * Where a pull of `repo` goes: null for a local repository, else its route upstream. Pushes never get here
- * (they are refused in a mirror's prefix: router.ts). The caller may read `repo`; reading the cache needs
- * read on it too, so a policy over `hub/**` holds whichever way a name reaches it.
+ * (they are refused in a mirror's prefix: router.ts). The caller may read `repo`; the access policy must let
+ * them read the cache too, so a policy over `hub/**` holds whichever way a name reaches it. The policy, not
+ * the caller's token: a client holds a token for the name it asked for, and could not get one for a name it
+ * never heard of.
  */
 export async function mirrorRoute(ctx: RegistryContext, repo: string): Promise<MirrorRoute | null> {
   const { upstreams } = ctx.pullThrough;
@@ -38,7 +40,9 @@ export async function mirrorRoute(ctx: RegistryContext, repo: string): Promise<M
   const route = upstreams.route(repo, ctx.url.searchParams.get("ns"));
   if (!route) return null;
   if (route.fallback && (await ctx.storage.repositories.exists(repo))) return null;
-  if (route.cache !== repo) ctx.access.require(route.cache, "read");
+  if (route.cache !== repo && !ctx.access.canRead(route.cache)) {
+    throw new OciError("DENIED", `${repo} is served from the cache repository ${route.cache}, which the access policy does not let you read`);
+  }
   return route;
 }
 

@@ -5,7 +5,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { pushImage } from "./support/flows";
 import { pattern, readAll, sameBytes, sha256 } from "./support/content";
-import { expectError, expectStatus, registry, type TestRegistry } from "./support/registry";
+import { createAccessController } from "../../src/http/auth";
+import type { AccessGuard } from "../../src/registry/context";
+import { basic, ecKeyPem, htpasswd } from "./auth-helpers";
+import { call, expectError, expectStatus, ORIGIN, registry, type TestRegistry } from "./support/registry";
 import { FakeUpstream, UPSTREAM } from "./support/upstream";
 
 const TTL_MS = 10 * 60_000;
@@ -221,6 +224,42 @@ describe("ns, default and local names", () => {
     r.access.deny("read", { repo: "hub/library/alpine" });
     await expectError(await r.call("GET", "/v2/library/alpine/manifests/3?ns=docker.io"), 403, "DENIED");
     expect(up.seen).toEqual([]);
+  });
+});
+
+describe("with the real access controller (token mode)", () => {
+  it("a token for the name asked for is enough; the policy decides whether the cache may be read", async () => {
+    up.image("library/alpine", "3");
+    const env = {
+      ...hubEnv,
+      REGISTRY_AUTH: "token",
+      BERTH_AUTH_TOKEN_KEY: await ecKeyPem(),
+      REGISTRY_AUTH_HTPASSWD: htpasswd({ dave: "dave-pw", eve: "eve-pw" }),
+      REGISTRY_ACCESSCONTROL: JSON.stringify({
+        repositories: { "**": { defaultPolicy: ["read"] }, "hub/**": { policies: [{ users: ["dave"], actions: ["read"] }] } },
+      }),
+    };
+    const tr = registry({ env, upstreamFetch: up.fetch });
+    const auth = createAccessController(tr.cfg.auth);
+    const pull = async (user: string) => {
+      const scope = "repository:library/alpine:pull";
+      const tokenRes = await auth.handleToken(new Request(`${ORIGIN}/token?scope=${scope}`, { headers: { Authorization: basic(user, `${user}-pw`) } }));
+      const { token } = (await tokenRes.json()) as { token: string };
+      const url = new URL(`${ORIGIN}/v2/library/alpine/manifests/3?ns=docker.io`);
+      const id = await auth.authenticate(new Request(url, { headers: { Authorization: `Bearer ${token}` } }), url);
+      const access: AccessGuard = {
+        requireBase: () => auth.requireBase(id, url),
+        require: (repo, action) => auth.require(id, repo, action, url),
+        may: (repo, action) => auth.may(id, repo, action),
+        canRead: (repo) => auth.canRead(id, repo),
+        readsEverything: auth.readsEverything,
+        requireAdmin: () => auth.requireAdmin(id, url),
+      };
+      return call({ ...tr.ctx, access }, "GET", "/v2/library/alpine/manifests/3?ns=docker.io");
+    };
+    const ok = await expectStatus(await pull("dave"), 200);
+    expect(ok.headers.get("OCI-Namespace")).toBe("docker.io");
+    await expectError(await pull("eve"), 403, "DENIED");
   });
 });
 
