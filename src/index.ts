@@ -5,14 +5,14 @@
 // writers, the job coordinator and the event outboxes (notifications).
 
 import { parseConfig, type Config } from "./config";
-import { createAccessController, type AccessController, type Identity } from "./http/auth";
+import { accessGuard, createAccessController, type AccessController, type Identity } from "./http/auth";
 import { errorResponse, withCommonHeaders } from "./http/respond";
 import { route } from "./http/router";
 import { outboxName, type EventOutboxRpc } from "./events/protocol";
 import { withUi } from "./http/ui";
 import type { JobCoordinatorRpc } from "./jobs/protocol";
 import type { RepositoryMetadataRpc } from "./metadata/protocol";
-import type { AccessGuard, RegistryContext, RequestInfo } from "./registry/context";
+import type { RegistryContext, RequestInfo } from "./registry/context";
 import { Notifier } from "./registry/notify";
 import { PullRecorder } from "./registry/pulls";
 import { readListeners, type ReadListener } from "./registry/reads";
@@ -78,17 +78,6 @@ function setup(env: Env): Setup {
   return cached;
 }
 
-function guardFor(auth: AccessController, id: Identity, url: URL): AccessGuard {
-  return {
-    requireBase: () => auth.requireBase(id, url),
-    require: (repo, action) => auth.require(id, repo, action, url),
-    may: (repo, action) => auth.may(id, repo, action),
-    canRead: (repo) => auth.canRead(id, repo),
-    readsEverything: auth.readsEverything,
-    requireAdmin: () => auth.requireAdmin(id, url),
-  };
-}
-
 function requestInfo(req: Request, url: URL, id: Identity): RequestInfo {
   return {
     id: req.headers.get("cf-ray") ?? crypto.randomUUID(),
@@ -126,7 +115,7 @@ export default withUi({
         hints,
         url,
         request,
-        access: guardFor(auth, id, url),
+        access: accessGuard(auth, id, url),
         session: (repo, uuid) =>
           env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(sessionName(repo, uuid))) as unknown as UploadSessionRpc,
         metadata: (repo) =>

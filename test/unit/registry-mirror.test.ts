@@ -5,8 +5,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { pushImage } from "./support/flows";
 import { pattern, readAll, sameBytes, sha256 } from "./support/content";
-import { createAccessController } from "../../src/http/auth";
-import type { AccessGuard } from "../../src/registry/context";
+import { accessGuard, createAccessController } from "../../src/http/auth";
 import { basic, ecKeyPem, htpasswd } from "./auth-helpers";
 import { call, expectError, expectStatus, ORIGIN, registry, type TestRegistry } from "./support/registry";
 import { FakeUpstream, UPSTREAM } from "./support/upstream";
@@ -247,15 +246,7 @@ describe("with the real access controller (token mode)", () => {
       const { token } = (await tokenRes.json()) as { token: string };
       const url = new URL(`${ORIGIN}/v2/library/alpine/manifests/3?ns=docker.io`);
       const id = await auth.authenticate(new Request(url, { headers: { Authorization: `Bearer ${token}` } }), url);
-      const access: AccessGuard = {
-        requireBase: () => auth.requireBase(id, url),
-        require: (repo, action) => auth.require(id, repo, action, url),
-        may: (repo, action) => auth.may(id, repo, action),
-        canRead: (repo) => auth.canRead(id, repo),
-        readsEverything: auth.readsEverything,
-        requireAdmin: () => auth.requireAdmin(id, url),
-      };
-      return call({ ...tr.ctx, access }, "GET", "/v2/library/alpine/manifests/3?ns=docker.io");
+      return call({ ...tr.ctx, access: accessGuard(auth, id, url) }, "GET", "/v2/library/alpine/manifests/3?ns=docker.io");
     };
     const ok = await expectStatus(await pull("dave"), 200);
     expect(ok.headers.get("OCI-Namespace")).toBe("docker.io");
