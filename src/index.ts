@@ -11,6 +11,7 @@ import { route } from "./http/router";
 import { outboxName, type EventOutboxRpc } from "./events/protocol";
 import { withUi } from "./http/ui";
 import type { JobCoordinatorRpc } from "./jobs/protocol";
+import type { BlobFillRpc } from "./metadata/fills";
 import type { RepositoryMetadataRpc } from "./metadata/protocol";
 import type { RegistryContext, RequestInfo } from "./registry/context";
 import { Notifier } from "./registry/notify";
@@ -122,7 +123,11 @@ export default withUi({
           env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as RepositoryMetadataRpc,
         jobs: () => coordinator(env),
         fence,
-        pullThrough: { upstreams, hashing: workerdHashing },
+        pullThrough: {
+          upstreams,
+          hashing: workerdHashing,
+          fills: (repo) => env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as BlobFillRpc,
+        },
         outbox: (shard) => outbox(env, shard),
         waitUntil: (work) => exec.waitUntil(work),
         written: (...events) => writes.record(events, request),

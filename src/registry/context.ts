@@ -9,6 +9,7 @@ import type { Storage } from "../storage";
 import type { SweepFence } from "../storage/sweep-fence";
 import type { EventOutboxRpc } from "../events/protocol";
 import type { JobCoordinatorRpc } from "../jobs/protocol";
+import type { BlobFillRpc } from "../metadata/fills";
 import type { RepositoryMetadataRpc } from "../metadata/protocol";
 import type { UploadSessionRpc } from "../uploads/protocol";
 import type { Hashing } from "../uploads/hasher";
@@ -54,8 +55,11 @@ export interface RegistryContext {
   fence: Pick<SweepFence, "vouch">;
   /** Returns the RPC stub of one event outbox (0 ≤ shard < OUTBOX_SHARDS, src/events/protocol.ts). */
   outbox(shard: number): EventOutboxRpc;
-  /** The pull-through cache: the upstreams (one client each per isolate) and how blobs they send are hashed. */
-  pullThrough: { upstreams: Upstreams; hashing: Hashing };
+  /**
+   * The pull-through cache: the upstreams (one client each per isolate), how blobs they send are hashed, and
+   * the single flight of blob fetches into a cache repository (its metadata object).
+   */
+  pullThrough: { upstreams: Upstreams; hashing: Hashing; fills(repo: string): BlobFillRpc };
   /** The isolate's guesses of which blob a new upload session is for. */
   hints: UploadHints;
   url: URL;

@@ -4,7 +4,9 @@
 // the client while it is written to the blob's key (streams/tee.ts: memory stays bounded), hashed as it is
 // written; the write is completed, and the link made, only once the digest of the stored bytes matched, so a
 // wrong or cut-off upstream body stores nothing and the client gets a cut-off answer. A HEAD miss is answered
-// from an upstream HEAD and stores nothing. Not yet: one upstream fetch for concurrent pulls of one blob.
+// from an upstream HEAD and stores nothing. Concurrent GETs of one missing blob in one cache repository cause
+// one upstream fetch: the first claims it with the repository's metadata object (metadata/fills.ts), the others
+// wait until it ends and are then answered from the bucket (or fetch themselves, if it failed).
 
 import { formatDigest, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
@@ -13,6 +15,12 @@ import { UpstreamError } from "../upstream";
 import { getBlob, headBlob } from "./blobs";
 import type { RegistryContext } from "./context";
 import { mirrorRoute, namespaced, upstreamFailure } from "./mirror";
+
+/**
+ * How long a claim on a fetch holds (the others wait at most this long). A fetch that takes longer may be
+ * repeated by a waiter; a fetcher that died (its client gone, then its Worker) holds the others this long.
+ */
+const FILL_LEASE_MS = 5 * 60_000;
 
 /** A blob GET/HEAD (by the router, after the read check): local, or through the cache. */
 export async function pullBlob(ctx: RegistryContext, repo: string, digest: Digest, req: Request, head: boolean): Promise<Response> {
@@ -30,20 +38,42 @@ export async function pullBlob(ctx: RegistryContext, repo: string, digest: Diges
   }
   if (!route.upstream.onDemand) throw new OciError("BLOB_UNKNOWN", "blob unknown to registry", { detail: { digest: d } });
   const client = ctx.pullThrough.upstreams.client(route.upstream);
+  if (head) {
+    const size = await client.headBlob(route.remote, d).catch((e) => Promise.reject(e instanceof UpstreamError ? upstreamFailure(e, d, true) : e));
+    return namespaced(new Response(null, { status: 200, headers: blobHeaders(d, size) }), route);
+  }
+  // Single flight: while another request fetches this blob into the cache, wait for it, then serve what it stored.
+  const fills = ctx.pullThrough.fills(cache);
+  let claim = await fills.claimFill(d, FILL_LEASE_MS);
+  if (claim === null) {
+    await fills.awaitFill(d, FILL_LEASE_MS);
+    if (await blobs.isLinked(cache, digest, true)) return namespaced(await local(), route);
+    claim = await fills.claimFill(d, FILL_LEASE_MS); // the other fetch failed: this one fetches (claimed if it can)
+  }
+  const release = claim === null ? async () => {} : () => fills.releaseFill(d, claim!).catch(() => {});
+  // A fetch that ended between the check above and the claim has stored it already.
+  if (claim !== null && (await blobs.isLinked(cache, digest, true))) {
+    await release();
+    return namespaced(await local(), route);
+  }
   try {
-    if (head) {
-      const size = await client.headBlob(route.remote, d);
-      return namespaced(new Response(null, { status: 200, headers: blobHeaders(d, size) }), route);
-    }
     const upstream = await client.getBlob(route.remote, d);
-    return namespaced(streamAndStore(ctx, cache, digest, upstream.body, upstream.size), route);
+    return namespaced(streamAndStore(ctx, cache, digest, upstream.body, upstream.size, release), route);
   } catch (e) {
+    await release();
     throw e instanceof UpstreamError ? upstreamFailure(e, d, true) : e;
   }
 }
 
 /** Answers with the upstream's bytes while they are written to the bucket; verified before they become visible. */
-function streamAndStore(ctx: RegistryContext, cache: string, digest: Digest, body: ReadableStream<Uint8Array>, size: number | null): Response {
+function streamAndStore(
+  ctx: RegistryContext,
+  cache: string,
+  digest: Digest,
+  body: ReadableStream<Uint8Array>,
+  size: number | null,
+  release: () => Promise<void>,
+): Response {
   const d = formatDigest(digest);
   const tee = heldTee(body);
   const hash = ctx.pullThrough.hashing.running(digest.algorithm);
@@ -59,8 +89,9 @@ function streamAndStore(ctx: RegistryContext, cache: string, digest: Digest, bod
       },
     })
     .then(() => ctx.storage.blobs.link(cache, digest));
+  // Waiters are released as soon as the bucket has it (or cannot), not when this client has read it all.
   ctx.waitUntil(
-    stored.then(
+    stored.finally(release).then(
       () => tee.finish(null),
       (e) => {
         console.warn(`pull-through: ${cache}@${d} not stored: ${e instanceof Error ? e.message : String(e)}`);

@@ -7,8 +7,9 @@
 // own, so any test passes alone and in any order.
 // Checked: skopeo pulls through by prefix with the bytes identical to the source's, and the blobs land in
 // Berth's bucket; ?ns= routing answers OCI-Namespace; pushes into a prefix are refused and work elsewhere; a
-// tag moved upstream is seen after ttl and not before; wrong bytes from upstream reach the client as a failed
-// pull and store nothing; with the upstream unreachable, cached tags (stale) and digests still pull.
+// tag moved upstream is seen after ttl and not before; concurrent pulls of a missing blob fetch it once;
+// wrong bytes from upstream reach the client as a failed pull and store nothing; with the upstream
+// unreachable, cached tags (stale) and digests still pull.
 import { createServer, type Server } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -154,6 +155,26 @@ describe("pull-through cache (Distribution upstream with htpasswd)", () => {
     expect((await digestIn("fast/lib/moving", "t")).digest).toBe(refs.v1!.digest);
     await sleep((TTL_S + 2) * 1000);
     expect((await digestIn("fast/lib/moving", "t")).digest).toBe(refs.multi!.digest);
+  });
+
+  it("concurrent pulls of one missing blob cause one upstream fetch", async () => {
+    const bytes = randomBytes(8 * 1024 * 1024);
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    const auth = { Authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}` };
+    const post = await req(dist.url, "/v2/lib/conc/blobs/uploads/", { method: "POST", headers: auth });
+    expect(post.status).toBe(202);
+    const location = new URL(post.headers.get("Location")!, dist.url);
+    location.searchParams.set("digest", digest);
+    expect((await fetch(location, { method: "PUT", headers: auth, body: bytes })).status).toBe(201);
+    const pulls = await Promise.all([1, 2, 3, 4].map(() => req(berth.url, `/v2/up/lib/conc/blobs/${digest}`)));
+    // One streams it from the upstream; the others waited for it and are sent to the bucket.
+    expect(pulls.map((p) => p.status).sort()).toEqual([200, 307, 307, 307]);
+    for (const p of pulls) {
+      const res = p.status === 307 ? await fetch(p.headers.get("Location")!) : p;
+      expect(createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex")).toBe(hexOf(digest));
+    }
+    const fetched = dist.logs().split("\n").filter((l) => l.includes(`"GET /v2/lib/conc/blobs/${digest} HTTP/1.1" 200`));
+    expect(fetched).toHaveLength(1);
   });
 
   it("an upstream sending wrong bytes for a digest: the client gets an error, nothing is stored", async () => {

@@ -111,6 +111,28 @@ describe("pull-through by prefix", () => {
     expect(r.driver.openUploads()).toEqual([]);
   });
 
+  it("concurrent pulls of one missing blob cause one upstream fetch; the others are answered from the bucket", async () => {
+    const img = up.image("team/app", "1", pattern(300_000, 5));
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => r.call("GET", `/v2/hub/team/app/blobs/${img.layer}`)));
+    const statuses = [a!.status, b!.status, c!.status].sort();
+    expect(statuses).toEqual([200, 307, 307]);
+    const first = [a!, b!, c!].find((x) => x.status === 200)!;
+    expect(sameBytes(await readAll(first.body), up.blobs.get(img.layer)!)).toBe(true);
+    expect(up.registryRequests("GET").filter((x) => x.url.includes("/blobs/"))).toHaveLength(1);
+  });
+
+  it("a failed fetch releases the waiters (they fetch themselves) and leaves no claim behind", async () => {
+    const img = up.image("team/app", "1");
+    up.corrupt.set(img.layer, new Uint8Array(up.blobs.get(img.layer)!.byteLength));
+    const both = await Promise.all([1, 2].map(() => r.call("GET", `/v2/hub/team/app/blobs/${img.layer}`)));
+    for (const res of both) await expect(readAll(res.body)).rejects.toThrow();
+    await Promise.allSettled(r.background);
+    expect(up.registryRequests("GET").filter((x) => x.url.includes("/blobs/"))).toHaveLength(2);
+    up.corrupt.delete(img.layer);
+    const ok = await expectStatus(await r.call("GET", `/v2/hub/team/app/blobs/${img.layer}`), 200);
+    expect(sameBytes(await readAll(ok.body), up.blobs.get(img.layer)!)).toBe(true);
+  });
+
   it("a blob already in the bucket (pulled for another repository) is linked, not fetched again", async () => {
     const layer = new TextEncoder().encode("shared layer");
     const a = up.image("team/a", "1", layer);

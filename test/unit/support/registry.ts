@@ -18,6 +18,7 @@ import { GcLedger } from "../../../src/jobs/gc/ledger";
 import { JOBS } from "../../../src/jobs/kinds";
 import { JobRunner } from "../../../src/jobs/runner";
 import { RepositoryWrites } from "../../../src/metadata/writes";
+import { BlobFills } from "../../../src/metadata/fills";
 import type { Job } from "../../../src/jobs/job";
 import { FAULT_CODE, OciError, type OciErrorCode } from "../../../src/oci/errors";
 import type { AccessGuard, Action, RegistryContext, RequestInfo } from "../../../src/registry/context";
@@ -242,6 +243,8 @@ export class TestRegistry {
   readonly access = new TestAccess();
   readonly hints: UploadHints;
   readonly sessions: Sessions;
+  /** The repositories' pull-through fills, by name, created on first use. */
+  readonly fills = new Map<string, BlobFills>();
   /** The repositories' metadata writers, by name, created on first use. */
   readonly metadata = new Map<string, RepositoryWrites>();
   readonly jobStorage = new MemoryRunnerStorage();
@@ -312,6 +315,7 @@ export class TestRegistry {
       pullThrough: {
         upstreams: new Upstreams(this.cfg.mirror, opts.upstreamFetch ?? (() => Promise.reject(new TypeError("fetch failed"))), this.clock.now),
         hashing: new NodeHashing(),
+        fills: (repo) => this.fillsOf(repo),
       },
       outbox: (shard) => this.outboxAt(shard).outbox,
       hints: this.hints,
@@ -321,6 +325,13 @@ export class TestRegistry {
       written: async (...events) => void this.events.push(...structuredClone(events)),
       pulled: (event) => void this.reads.push(structuredClone(event)),
     };
+  }
+
+  /** The single flight of the repository's pull-through blob fetches (held by its metadata object). */
+  fillsOf(repo: string): BlobFills {
+    let f = this.fills.get(repo);
+    if (!f) this.fills.set(repo, (f = new BlobFills(this.clock.now)));
+    return f;
   }
 
   /** The repository's metadata writer (its own stores and fence client, as the Durable Object has). */
