@@ -24,8 +24,9 @@ const FILL_LEASE_MS = 5 * 60_000;
 
 /** A blob GET/HEAD (by the router, after the read check): local, or through the cache. */
 export async function pullBlob(ctx: RegistryContext, repo: string, digest: Digest, req: Request, head: boolean): Promise<Response> {
-  const route = await mirrorRoute(ctx, repo);
-  if (!route) return head ? headBlob(ctx, repo, digest) : getBlob(ctx, repo, digest, req);
+  const asLocal = () => (head ? headBlob(ctx, repo, digest) : getBlob(ctx, repo, digest, req));
+  const route = await mirrorRoute(ctx, repo, head);
+  if (!route) return asLocal();
   const { blobs } = ctx.storage;
   const cache = route.cache;
   const d = formatDigest(digest);
@@ -38,9 +39,15 @@ export async function pullBlob(ctx: RegistryContext, repo: string, digest: Diges
   }
   if (!route.upstream.onDemand) throw new OciError("BLOB_UNKNOWN", "blob unknown to registry", { detail: { digest: d } });
   const client = ctx.pullThrough.upstreams.client(route.upstream);
+  // The default upstream does not have it: the name is a local one, answered as such.
+  const failed = (e: unknown) => (e instanceof UpstreamError ? (route.fallback ? asLocal() : Promise.reject(upstreamFailure(e, d, true))) : Promise.reject(e));
   if (head) {
-    const size = await client.headBlob(route.remote, d).catch((e) => Promise.reject(e instanceof UpstreamError ? upstreamFailure(e, d, true) : e));
-    return namespaced(new Response(null, { status: 200, headers: blobHeaders(d, size) }), route);
+    try {
+      const size = await client.headBlob(route.remote, d);
+      return namespaced(new Response(null, { status: 200, headers: blobHeaders(d, size) }), route);
+    } catch (e) {
+      return failed(e);
+    }
   }
   // Single flight: while another request fetches this blob into the cache, wait for it, then serve what it stored.
   const fills = ctx.pullThrough.fills(cache);
@@ -61,7 +68,7 @@ export async function pullBlob(ctx: RegistryContext, repo: string, digest: Diges
     return namespaced(streamAndStore(ctx, cache, digest, upstream.body, upstream.size, release), route);
   } catch (e) {
     await release();
-    throw e instanceof UpstreamError ? upstreamFailure(e, d, true) : e;
+    return failed(e);
   }
 }
 

@@ -34,12 +34,13 @@ const DEFAULT_ACCEPT = [
  * the caller's token: a client holds a token for the name it asked for, and could not get one for a name it
  * never heard of.
  */
-export async function mirrorRoute(ctx: RegistryContext, repo: string): Promise<MirrorRoute | null> {
+export async function mirrorRoute(ctx: RegistryContext, repo: string, blobHead = false): Promise<MirrorRoute | null> {
   const { upstreams } = ctx.pullThrough;
   if (!upstreams.enabled) return null;
   const route = upstreams.route(repo, ctx.url.searchParams.get("ns"));
   if (!route) return null;
-  if (route.fallback && (await ctx.storage.repositories.exists(repo))) return null;
+  // A blob HEAD on a name only the default claims is a push's check before it uploads (pullers GET): local.
+  if (route.fallback && (blobHead || (await ctx.storage.repositories.exists(repo)))) return null;
   if (route.cache !== repo && !ctx.access.canRead(route.cache)) {
     throw new OciError("DENIED", `${repo} is served from the cache repository ${route.cache}, which the access policy does not let you read`);
   }
@@ -51,10 +52,17 @@ export async function pullManifest(ctx: RegistryContext, repo: string, rawRef: s
   const route = await mirrorRoute(ctx, repo);
   if (!route) return getManifest(ctx, repo, rawRef, req, head);
   const ref = parseReference(rawRef, "read");
-  if (ref.kind === "digest") {
-    if (!(await ctx.storage.manifests.exists(route.cache, ref.digest))) await fetchManifest(ctx, route, rawRef, req, ref.digest, null);
-  } else {
-    await refreshTag(ctx, route, ref.tag, req);
+  try {
+    if (ref.kind === "digest") {
+      if (!(await ctx.storage.manifests.exists(route.cache, ref.digest))) await fetchManifest(ctx, route, rawRef, req, ref.digest, null);
+    } else {
+      await refreshTag(ctx, route, ref.tag, req);
+    }
+  } catch (e) {
+    if (!(e instanceof UpstreamError)) throw e;
+    // The default upstream does not have it: the name is a local one, answered as such (a push's HEAD first).
+    if (route.fallback) return getManifest(ctx, repo, rawRef, req, head);
+    throw upstreamFailure(e, rawRef);
   }
   return namespaced(await getManifest(ctx, route.cache, rawRef, req, head), route);
 }
@@ -87,19 +95,14 @@ async function refreshTag(ctx: RegistryContext, route: MirrorRoute, tag: string,
       console.warn(`pull-through: ${e.message} for ${route.remote}:${tag}; serving the cached ${route.cache}:${tag} (stale)`);
       return;
     }
-    throw upstreamFailure(e, tag);
+    throw e;
   }
 }
 
 /** Fetches a manifest (by tag or digest), stores it byte for byte and links it (and the tag) in the cache. */
 async function fetchManifest(ctx: RegistryContext, route: MirrorRoute, ref: string, req: Request, want: Digest | null, tag: string | null): Promise<void> {
   if (!route.upstream.onDemand) throw new OciError("MANIFEST_UNKNOWN", "manifest unknown to registry", { detail: { reference: ref.slice(0, 256) } });
-  let got;
-  try {
-    got = await ctx.pullThrough.upstreams.client(route.upstream).getManifest(route.remote, ref, acceptOf(req));
-  } catch (e) {
-    throw e instanceof UpstreamError && tag === null ? upstreamFailure(e, ref) : e;
-  }
+  const got = await ctx.pullThrough.upstreams.client(route.upstream).getManifest(route.remote, ref, acceptOf(req));
   const digest = await digestBytes(want?.algorithm ?? "sha256", got.bytes);
   if (want && want.hex !== digest.hex) {
     console.warn(`pull-through: upstream ${route.upstream.name} sent a manifest for ${route.remote}@${formatDigest(want)} whose digest is ${formatDigest(digest)}`);

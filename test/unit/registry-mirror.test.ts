@@ -240,6 +240,19 @@ describe("ns, default and local names", () => {
     expect(up.seen.length).toBe(n);
   });
 
+  it("a push to a new local name works beside a default upstream: its checks are local, and the upstream's refusals too", async () => {
+    up.auth = "basic"; // Berth has no credentials for it: every upstream answer is a 401
+    const blobHead = await r.call("HEAD", `/v2/team/new/blobs/${sha256("config")}`);
+    expect(blobHead.status).toBe(404);
+    const manifestHead = await r.call("HEAD", "/v2/team/new/manifests/1");
+    expect(manifestHead.status).toBe(404);
+    const pushed = await pushImage(r, "team/new", "1");
+    expect(await pullTag("/v2/team/new/manifests/1")).toBe(pushed.manifest.digest);
+    expect(up.seen.filter((x) => x.url.includes("/blobs/"))).toEqual([]);
+    // A prefixed name is the upstream's alone: its refusal is the answer (nothing cached, 500).
+    await expectError(await r.call("GET", "/v2/hub/team/app/manifests/1"), 500, "UNKNOWN");
+  });
+
   it("read access is needed on the cache repository too", async () => {
     up.image("library/alpine", "3");
     r.access.deny("read", { repo: "hub/library/alpine" });
