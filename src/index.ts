@@ -11,6 +11,7 @@ import { route } from "./http/router";
 import { outboxName, type EventOutboxRpc } from "./events/protocol";
 import { withUi } from "./http/ui";
 import type { JobCoordinatorRpc } from "./jobs/protocol";
+import { setLogLevel } from "./log";
 import type { RepositoryMetadataRpc } from "./metadata/protocol";
 import type { AccessGuard, RegistryContext, RequestInfo } from "./registry/context";
 import { Notifier } from "./registry/notify";
@@ -55,6 +56,7 @@ let cached: Setup | null = null;
 function setup(env: Env): Setup {
   if (cached?.env !== env) {
     const cfg = parseConfig(env);
+    setLogLevel(cfg.observability.logLevel);
     // Notifications listen at the seams only when an endpoint is configured: otherwise they cost nothing.
     const notifier = cfg.notifications.endpoints.length > 0 ? new Notifier(cfg.notifications, (shard) => outbox(env, shard)) : null;
     const storage = createStorage(cfg.s3);

@@ -4,6 +4,7 @@
 // is, anything else is logged (message only) and goes back as a bare UNKNOWN.
 
 import { OciError, type OciErrorCode } from "./errors";
+import { log } from "../log";
 
 export interface RpcError {
   code: OciErrorCode;
@@ -38,7 +39,7 @@ export class Serial {
       (value): RpcResult<T> => ({ ok: true, value }),
       (e: unknown): RpcResult<T> => {
         if (e instanceof OciError) return { ok: false, error: e.toJSON() };
-        console.error(`${this.what} error:`, e instanceof Error ? `${e.name}: ${e.message}` : "unknown");
+        log.error(`${this.what} error: ${e instanceof Error ? `${e.name}: ${e.message}` : "unknown"}`);
         return { ok: false, error: new OciError("UNKNOWN", this.failure).toJSON() };
       },
     );
