@@ -45,10 +45,13 @@ function resultOf(status: number): AuditResult {
   return status >= 500 ? "error" : "failure";
 }
 
-/** Requests that write when they succeed (a PATCH only adds to a session, a plain POST only opens one). */
+/**
+ * Requests that write when they succeed. A PATCH only adds to a session, a plain POST only opens one, and a
+ * DELETE of a session only drops what it spooled: none of them changes what the registry holds.
+ */
 function writeAttempt(o: RequestOutcome): AuditAction | null {
   const { route } = o.route;
-  if (o.method === "DELETE" && (route === "manifest" || route === "blob" || route === "upload")) return "delete";
+  if (o.method === "DELETE" && (route === "manifest" || route === "blob")) return "delete";
   if (o.method === "PUT" && (route === "manifest" || route === "upload")) return "push";
   if (o.method === "POST" && route === "upload") {
     if (o.url.searchParams.has("mount")) return "mount";
