@@ -1,6 +1,6 @@
 // The audit log: which requests get a line (writes, failed or refused write attempts, admin actions, failed
 // logins, denials) and which do not (pulls, the anonymous challenge, PATCHes), the fields of each line, and
-// that no line carries a credential or a query string.
+// that no line carries a credential or a query string; and the route label read from a path.
 import { describe, expect, it } from "vitest";
 import { auditRecord, type AuditRecord } from "../../src/http/audit";
 import { routeOf, type RequestOutcome } from "../../src/http/outcome";
@@ -126,5 +126,31 @@ describe("audit log", () => {
     expect(admin).toMatchObject({ action: "admin", outcome: "denied", actor: "bob" });
     const wrongScrape = auditRecord(outcome("GET", "/metrics", { status: 401, credentialsPresented: true }));
     expect(wrongScrape).toMatchObject({ action: "auth-failure", path: "/metrics" });
+  });
+});
+
+describe("routeOf: the route label and the names in a path", () => {
+  it("follows the router's patterns and order", () => {
+    const cases: [string, string, string | null, string | null][] = [
+      ["/v2/", "base", null, null],
+      ["/v2", "base", null, null],
+      ["/v2/_catalog", "catalog", null, null],
+      ["/v2/a/b/tags/list", "tags", "a/b", null],
+      ["/v2/a/referrers/sha256:ab", "referrers", "a", "sha256:ab"],
+      ["/v2/a/b/manifests/v1", "manifest", "a/b", "v1"],
+      ["/v2/a/blobs/uploads/", "upload", "a", null],
+      ["/v2/a/blobs/uploads/0f0e-uuid", "upload", "a", "0f0e-uuid"],
+      ["/v2/a/blobs/sha256:ab", "blob", "a", "sha256:ab"],
+      ["/v2/blobs/blobs/uploads/x", "upload", "blobs", "x"],
+      ["/v2/_berth/ext/gc", "admin", null, null],
+      ["/v2/_berth/ext/events/stats", "admin", null, null],
+      ["/v2/_berth/ext/blobs/a/b/sha256:ab", "ui_blob", "a/b", "sha256:ab"],
+      ["/token", "token", null, null],
+      ["/metrics", "metrics", null, null],
+      ["/health", "health", null, null],
+      ["/favicon.ico", "other", null, null],
+    ];
+    for (const [path, route, repository, reference] of cases) expect(routeOf(path, "/token"), path).toEqual({ route, repository, reference });
+    expect(routeOf("/token", null).route).toBe("other");
   });
 });
