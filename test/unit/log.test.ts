@@ -36,9 +36,21 @@ describe("the operator's log", () => {
     log.error("nobody hears this");
     const url = new URL("https://r.example/v2/a/manifests/v1");
     audit({
-      id: "r1", startedAt: 0, durationMs: 1, method: "DELETE", url, route: routeOf(url.pathname, null), status: 202, error: null,
-      caller: { user: "alice", groups: [], anonymous: false }, clientAddress: null, userAgent: null, credentialsPresented: true,
-      authenticationFailed: false, written: [{ action: "tag.delete", repository: "a", tag: "v1" }], pulled: [],
+      id: "r1",
+      startedAt: 0,
+      durationMs: 1,
+      method: "DELETE",
+      url,
+      route: routeOf(url.pathname, null),
+      status: 202,
+      error: null,
+      caller: { user: "alice", groups: [], anonymous: false },
+      clientAddress: null,
+      userAgent: null,
+      credentialsPresented: true,
+      authenticationFailed: false,
+      written: [{ action: "tag.delete", repository: "a", tag: "v1" }],
+      pulled: [],
     });
     expect(out).toHaveLength(1);
     expect(out[0]).toMatch(/^log: \{"audit":"berth",.*"action":"delete"/);
