@@ -27,7 +27,7 @@ import { readListeners, type ReadListener } from "./registry/reads";
 import { UploadHints } from "./registry/upload-hints";
 import { NO_LISTENER, type WriteEvent, type WriteListener } from "./registry/writes";
 import type { ReadEvent } from "./registry/reads";
-import { OciError, type OciErrorCode } from "./oci/errors";
+import { OciError } from "./oci/errors";
 import { timingSafeEqual } from "./oci/digest";
 import { createStorage, type Storage } from "./storage";
 import { SweepFence } from "./storage/sweep-fence";
@@ -128,7 +128,7 @@ interface Seen {
   phase: "setup" | "authenticate" | "route";
   requestId: string;
   caller: RequestInfo["caller"] | null;
-  error: OciErrorCode | null;
+  error: string | null;
   written: WriteEvent[];
   pulled: ReadEvent[];
 }
@@ -225,7 +225,7 @@ export default withUi({
     try {
       res = await serve(req, url, env, exec, seen);
     } catch (e) {
-      seen.error = e instanceof OciError ? e.code : "UNKNOWN";
+      seen.error = e instanceof OciError ? e.code : "UNKNOWN"; // what errorResponse answers for anything else
       // A body nobody read (a refused upload chunk, a manifest too large) is drained first, or the client
       // would see its connection closed instead of the error.
       if (req.body) await discardBody(req.body, REFUSED_BODY_DRAIN_LIMIT);

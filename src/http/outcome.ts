@@ -3,7 +3,6 @@
 // and pulled (heard at the write and read seams), how it ended. The route is read from the path with the
 // router's own patterns, in its order, so route labels are a small fixed set whatever clients send.
 
-import type { OciErrorCode } from "../oci/errors";
 import type { ReadEvent } from "../registry/reads";
 import type { Caller } from "../registry/request";
 import type { WriteEvent } from "../registry/writes";
@@ -76,8 +75,8 @@ export interface RequestOutcome {
   url: URL;
   route: RouteOf;
   status: number;
-  /** The OciError code of a refusal or failure, when the answer was one. */
-  error: OciErrorCode | null;
+  /** The registry error code of the answer (UNKNOWN for a fault of ours), when it was an error. */
+  error: string | null;
   /** The authenticated caller; null when authentication failed or never ran. */
   caller: Caller | null;
   clientAddress: string | null;
