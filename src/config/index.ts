@@ -5,6 +5,7 @@
 
 import { parseAuthConfig, type AuthConfig } from "./auth";
 import { parseGc, readUploadPurgeAge, type GcConfig } from "./gc";
+import { parseObservability, type ObservabilityConfig } from "./logging";
 import { parseMaintenance, type MaintenanceConfig } from "./maintenance";
 import { parseNotifications, type NotificationsConfig } from "./notifications";
 import { parseS3, type S3Config } from "./storage";
@@ -19,6 +20,7 @@ export type { UiConfig } from "./ui";
 export type { GcConfig } from "./gc";
 export type { RetentionConfig } from "./retention";
 export type { NotificationEndpoint, NotificationsConfig } from "./notifications";
+export type { ObservabilityConfig } from "./logging";
 
 /** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */
 export interface UploadConfig {
@@ -49,6 +51,8 @@ export interface Config extends UploadConfig {
   gc: GcConfig;
   /** Webhook endpoints (REGISTRY_NOTIFICATIONS). */
   notifications: NotificationsConfig;
+  /** The operator's log level and the metrics endpoint's bearer secret (BERTH_LOG_LEVEL, BERTH_METRICS_TOKEN). */
+  observability: ObservabilityConfig;
 }
 
 /** The settings of the upload session (a subset of parseConfig's); throws ConfigError for the first bad one. */
@@ -75,5 +79,6 @@ export function parseConfig(env: Env): Config {
     ui: parseUiConfig(env),
     gc: parseGc(env),
     notifications: parseNotifications(env),
+    observability: parseObservability(env),
   };
 }

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { policyAllows } from "../../src/http/auth/access";
+import { METRICS } from "../../src/metrics/catalog";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 
@@ -36,5 +37,10 @@ describe("README examples", () => {
     expect(may(null, "public/tools/x", "create")).toBe(false);
     expect(may("alice", "public/tools/x", "create")).toBe(true);
     expect(may("bob", "public/tools/x", "create")).toBe(false);
+  });
+
+  it("the metrics table names every metric of the catalog with its type, and the settings table has the new settings", () => {
+    for (const m of METRICS) expect(readme, m.name).toContain(`| \`${m.name}\` | ${m.type} |`);
+    for (const setting of ["BERTH_METRICS_TOKEN", "BERTH_LOG_LEVEL"]) expect(readme, setting).toMatch(new RegExp(`^\\| \`${setting}\` \\|`, "m"));
   });
 });
