@@ -8,18 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { listKeys } from "./harness/s3.js";
 import { blobOf, imageManifest, putManifestOk, randomBlob, type Blob, type Manifest } from "./helpers/manifests.js";
-import { errorCode, pollUntil, pushBlob, rand, req } from "./helpers/registry.js";
+import { collectGarbage, type GcReport } from "./helpers/gc.js";
+import { errorCode, pushBlob, rand, req } from "./helpers/registry.js";
 
 const ROOT = `t-gc-${rand()}`;
 const BLOBS = `${ROOT}/docker/registry/v2/blobs/`;
-const GC = "/v2/_berth/ext/gc";
-
-interface Report {
-  id: string;
-  state: string;
-  error: string | null;
-  result: { blobs: string[]; blobsSwept: number; manifestsRemoved: number; manifestsRemovedList: string[]; dryRun: boolean };
-}
 
 let berth: Berth;
 
@@ -32,28 +25,7 @@ afterAll(async () => {
 });
 
 /** Starts a run (waiting out one that is on) and returns its report once it is done. */
-async function collect(query = ""): Promise<Report> {
-  const started = await pollUntil(
-    "a gc run starts",
-    async () => {
-      const res = await req(berth.url, `${GC}${query}`, { method: "POST" });
-      const body = (await res.json()) as Report;
-      return res.status === 202 ? body : undefined;
-    },
-    60_000,
-  );
-  const report = await pollUntil(
-    `gc run ${started.id} ends`,
-    async () => {
-      const r = (await (await req(berth.url, GC)).json()) as Report;
-      return r.id === started.id && r.state !== "running" ? r : undefined;
-    },
-    60_000,
-  );
-  expect(report.error, berth.logs().slice(-3000)).toBeNull();
-  expect(report.state).toBe("done");
-  return report;
-}
+const collect = (query = ""): Promise<GcReport> => collectGarbage(berth.url, query, () => berth.logs());
 
 async function blobKeys(): Promise<string[]> {
   return (await listKeys(BLOBS)).filter((k) => k.endsWith("/data"));
