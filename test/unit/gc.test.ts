@@ -3,6 +3,7 @@
 // the delay, dry runs, delete-untagged with indexes and referrers), Distribution's upload leftovers, the
 // admin API, and the race the fence closes (a blob seen during a run is never swept under a manifest).
 import { describe, expect, it } from "vitest";
+import { COOLDOWN_MS } from "../../src/jobs/gc/fence";
 import { GcLedger } from "../../src/jobs/gc/ledger";
 import type { JobReport } from "../../src/jobs/protocol";
 import { descriptor, imageIndex, imageManifest, pattern, sha256, type Built } from "./support/content";
@@ -183,6 +184,21 @@ describe("garbage collection", () => {
     const report = await collect(r);
     expect(report.result.blobs).not.toContain(sha256(layer));
     expect(r.keys()).toContain(blobKey(sha256(layer)));
+  });
+
+  it("a dry run right after a deleting run does not end the cooldown: writers still ask until it is over", async () => {
+    const r = registry({ env: { BERTH_GC_DELAY: "0" } });
+    const gone = await pushImage(r, "r", "t", 1);
+    await expectStatus(await r.call("DELETE", `/v2/r/manifests/${gone.manifest.digest}`), 202);
+    r.clock.advance(HOUR);
+    expect((await collect(r)).result.blobsSwept).toBeGreaterThan(0);
+    r.clock.advance(1000);
+    await collect(r, { dryRun: true });
+    // Isolates may still hold "exists" for what the real run deleted: an answer without a run on must not be a lease.
+    r.clock.advance(1000);
+    expect(await r.fence.vouch("r", [sha256("x")])).toEqual({ active: true, idleUntil: 0 });
+    r.clock.advance(COOLDOWN_MS);
+    expect((await r.fence.vouch("r", [sha256("x")])).active).toBe(false);
   });
 
   it("a mark step run again after a crash does not undo a rescue: a vouched manifest stays kept", () => {
