@@ -61,22 +61,17 @@ export class FenceServer implements SweepFenceRpc {
 
   async vouch(repo: string, digests: string[]): Promise<VouchAnswer> {
     const list = digests.slice(0, MAX_VOUCH);
-    let status = await this.status();
-    if (!(await this.active(status))) {
+    if (!(await this.active(await this.status()))) {
       const idleUntil = this.now() + this.leaseMs;
       await this.grant(idleUntil);
       // A run that started while the lease was being stored may not have seen it: then this vouch counts as
       // one made during the run.
-      status = await this.status();
-      if (!(await this.active(status))) return { active: false, idleUntil };
+      if (!(await this.active(await this.status()))) return { active: false, idleUntil };
     }
     // The writer goes on relying on this answer for the rest of its request (e.g. links a manifest without
     // asking again): a run that starts later must not mark before that request is over, like a lease.
     this.granted = Math.max(this.granted, this.now());
     this.ledger.mark(list);
-    // Between runs the marks above belong to the last run, and the next starts from an empty ledger: a writer
-    // slower than the grace would find its blobs swept under the manifest it links. The next run adopts these.
-    if (!status.running) this.ledger.pend(repo, list);
     for (const d of list) {
       this.ledger.vouchManifest(repo, d);
       this.ledger.rescue(repo, d);

@@ -3,8 +3,7 @@
 // the change it guards happen with nothing in between even while vouches and the run's steps interleave.
 // It holds: the marked digests (kept by the run), what each manifest read references, the repository being
 // walked (its revisions, tags and tag index), manifests the run would remove as untagged, manifests vouched
-// for during the run, the repositories' layer links, and what the sweep removed (or would remove); and,
-// across runs, the vouches answered between two runs, which the next run starts from.
+// for during the run, the repositories' layer links, and what the sweep removed (or would remove).
 
 import type { ManifestReferences } from "../../oci/references";
 
@@ -26,8 +25,6 @@ const SCHEMA = [
   "CREATE INDEX IF NOT EXISTS gc_doomed_subject ON gc_doomed (repo, subject)",
   "CREATE TABLE IF NOT EXISTS gc_layer_link (digest TEXT, repo TEXT, PRIMARY KEY (digest, repo)) WITHOUT ROWID",
   "CREATE TABLE IF NOT EXISTS gc_swept (digest TEXT PRIMARY KEY, size INTEGER) WITHOUT ROWID",
-  // Not one run's: kept by reset(), which adopts it.
-  "CREATE TABLE IF NOT EXISTS gc_pending (repo TEXT, digest TEXT, PRIMARY KEY (repo, digest)) WITHOUT ROWID",
 ];
 const TABLES = ["gc_marked", "gc_refs", "gc_revision", "gc_tag", "gc_tag_index", "gc_vouched", "gc_doomed", "gc_layer_link", "gc_swept"];
 
@@ -52,24 +49,9 @@ export class GcLedger {
     for (const statement of SCHEMA) sql.exec(statement);
   }
 
-  /**
-   * Forgets the last run: a new run starts from nothing but the vouches answered since that run (pend()),
-   * which it marks and keeps from removal as untagged, as if they had been made during it.
-   */
+  /** Forgets everything: a new run starts from nothing. */
   reset(): void {
     for (const t of TABLES) this.sql.exec(`DELETE FROM ${t}`);
-    const pending = this.sql.exec("SELECT repo, digest FROM gc_pending").toArray();
-    this.mark(pending.map((r) => String(r.digest)));
-    for (const r of pending) this.vouchManifest(String(r.repo), String(r.digest));
-    this.sql.exec("DELETE FROM gc_pending");
-  }
-
-  /**
-   * A vouch answered between runs (in the cooldown after one): its writer relies on it for the rest of its
-   * request, which may end after the next run has started marking. That run starts from these.
-   */
-  pend(repo: string, digests: readonly string[]): void {
-    this.insert("gc_pending", ["repo", "digest"], digests.map((d) => [repo, d]));
   }
 
   mark(digests: readonly string[]): void {
