@@ -152,6 +152,35 @@ describe("garbage collection", () => {
     for (const b of [old.config, old.layer]) expect(r.keys()).toContain(blobKey(sha256(b)));
   });
 
+  it("a manifest PUT checked during one run and linked only after the next one swept gets MANIFEST_BLOB_UNKNOWN, never a link over a deleted blob", async () => {
+    const r = registry({ env: { BERTH_GC_DELAY: "0" } });
+    const old = await pushImage(r, "r", "t", 1);
+    await expectStatus(await r.call("DELETE", `/v2/r/manifests/${old.manifest.digest}`), 202);
+    r.clock.advance(HOUR);
+    const started = await r.jobRunner.start("gc", {});
+    if ("error" in started) throw new Error(started.error);
+    // The PUT checks its blobs during this run, then waits in the repository's queue of writes (here: held).
+    const writer = r.writer("r");
+    const link = writer.linkManifest.bind(writer);
+    let release!: () => void;
+    const held = new Promise<void>((go) => (release = go));
+    let reached!: () => void;
+    const waiting = new Promise<void>((go) => (reached = go));
+    writer.linkManifest = async (repo, l) => {
+      reached();
+      await held;
+      return link(repo, l);
+    };
+    const put = r.call("PUT", "/v2/r/manifests/again", { body: old.manifest.bytes, headers: { "Content-Type": old.manifest.mediaType } });
+    await waiting;
+    expect((await drive(r)).result.blobs).toEqual([]); // this run: vouched for, kept
+    // The next run starts from an empty ledger, waits out the grace, and finds the old blobs unreferenced.
+    const next = await collect(r);
+    expect(next.result.blobs).toContain(sha256(old.layer));
+    release();
+    await expectError(await put, 400, "MANIFEST_BLOB_UNKNOWN");
+  });
+
   it("a run marks only once every lease has ended and every writer answered during the last run has finished", async () => {
     const r = registry({ env: { BERTH_GC_DELAY: "0" } });
     await pushBlob(r, "r", pattern(10, 1)); // vouched while idle: a lease
