@@ -185,9 +185,11 @@ for (const deleteUntagged of [false, true]) {
   describe(deleteUntagged ? "with delete-untagged" : "untagged manifests kept", () => {
     let s: Scenario;
 
+    // Two servers, ~90 writes through both registries on Swift, two dry runs: on a busy 2-core box, more
+    // than the default hook timeout.
     beforeAll(async () => {
       s = await setUp(deleteUntagged);
-    });
+    }, 300_000);
     afterAll(async () => {
       await Promise.all([s?.berth.stop(), s?.dist.stop()]);
     });
