@@ -1,7 +1,8 @@
 // `npm run bench`: Berth (wrangler dev) against CNCF Distribution 2.8 on one Swift s3api server behind a counting
 // proxy (one port per registry). Push/pull times (skopeo), manifest GET / blob HEAD latency (hey), S3 requests per
-// operation, blob bytes through the registry on pulls, workerd peak RSS; and Berth with one notification endpoint
-// against Berth without (push time, manifest PUT latency). Prints a table, writes JSON + markdown to
+// operation, blob bytes through the registry on pulls, workerd peak RSS; Berth with one notification endpoint
+// against Berth without (push time, manifest PUT latency); and garbage collection of a 2,220-blob registry (S3
+// requests and wall time per 1,000 blobs walked). Prints a table, writes JSON + markdown to
 // bench/results/. Options: node bench/run.ts --help.
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -10,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startBerth } from "./lib/berth.ts";
 import { startDistribution } from "./lib/distribution.ts";
+import { gcScenario } from "./lib/gc.ts";
 import { makeImage } from "./lib/oci.ts";
 import { installSignalHandlers, interrupted, onCleanup, runCleanups, runOk } from "./lib/proc.ts";
 import { MiB, renderMarkdown, renderPlain } from "./lib/report.ts";
@@ -32,9 +34,11 @@ const HELP = `usage: npm run bench -- [options]      (or: node bench/run.ts [opt
   --big-mib N         size of that layer (default 1024)
   --layers N          layers of the many-layer image (default 50), each --small-mib MiB (default 1)
   --hey-n N           requests per hey run at concurrency 1 (default 200); --hey-n32 N at concurrency 32 (default 960)
+  --gc-repos N        repositories of the garbage-collection registry, 11 blobs each + 20 shared (default 200)
+  --gc-rounds N       garbage-collection rounds, each on two freshly written copies (default 1)
   --notify-puts N     manifest PUTs per round of the notifications comparison (default 50)
-  --only LIST         comma list of: big,huge,many,latency,notify (default all)
-  --quick             development sizes: 16 MiB / 64 MiB layers, 5 × 1 MiB, hey -n 100/320, 1 round
+  --only LIST         comma list of: big,huge,many,latency,notify,gc (default all)
+  --quick             development sizes: 16 MiB / 64 MiB layers, 5 × 1 MiB, hey -n 100/320, 20 gc repositories, 1 round
   --out DIR           results directory (default bench/results)
   --help`;
 
@@ -47,6 +51,8 @@ interface Options {
   smallMiB: number;
   heyN1: number;
   heyN32: number;
+  gcRepos: number;
+  gcRounds: number;
   only: Set<string>;
   notifyPuts: number;
   out: string;
@@ -62,8 +68,10 @@ function parseOptions(argv: string[]): Options {
     smallMiB: 1,
     heyN1: 200,
     heyN32: 960,
-    only: new Set(["big", "huge", "many", "latency", "notify"]),
+    only: new Set(["big", "huge", "many", "latency", "notify", "gc"]),
     notifyPuts: 50,
+    gcRepos: 200,
+    gcRounds: 1,
     out: path.join(ROOT, "bench", "results"),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -89,10 +97,12 @@ function parseOptions(argv: string[]): Options {
       case "--hey-n": o.heyN1 = int(); break;
       case "--hey-n32": o.heyN32 = int(); break;
       case "--notify-puts": o.notifyPuts = int(); break;
+      case "--gc-repos": o.gcRepos = int(); break;
+      case "--gc-rounds": o.gcRounds = int(); break;
       case "--only": o.only = new Set(val().split(",").map((s) => s.trim())); break;
       case "--out": o.out = path.resolve(val()); break;
       case "--quick":
-        Object.assign(o, { rounds: 1, layerMiB: 16, bigMiB: 64, layers: 5, smallMiB: 1, heyN1: 100, heyN32: 320, notifyPuts: 20 });
+        Object.assign(o, { rounds: 1, layerMiB: 16, bigMiB: 64, layers: 5, smallMiB: 1, heyN1: 100, heyN32: 320, notifyPuts: 20, gcRepos: 20 });
         break;
       case "--help": case "-h": console.log(HELP); process.exit(0);
       default: throw new Error(`unknown option ${a}\n${HELP}`);
@@ -173,6 +183,7 @@ async function main(): Promise<void> {
     },
     pushPull: {},
     latency: {},
+    gc: undefined,
     checks: {},
   };
 
@@ -238,6 +249,29 @@ async function main(): Promise<void> {
     });
   }
 
+  if (opts.only.has("gc")) {
+    // Its own Berth, started last (so it adds no process to the other measurements), on a rootdirectory of its
+    // own: blobs are old enough to sweep at once (BERTH_GC_DELAY=0), and a run waits at most 1 s for writers'
+    // leases (BERTH_GC_FENCE_LEASE=1s; nothing writes, so it waits not at all once its coordinator exists).
+    // Distribution's garbage-collect gets the other copy through the other proxy.
+    const gcRoot = (who: string) => `bench-gc-${who}-${tag}`;
+    const gcBerth = await startBerth({ projectRoot: ROOT, s3: s3For(proxyA.port), rootdirectory: gcRoot("berth"), vars: { BERTH_GC_DELAY: "0", BERTH_GC_FENCE_LEASE: "1s" } });
+    diagnostics.push(["wrangler dev (gc)", gcBerth.logs]);
+    const [regB, regD] = regs as [Reg, Reg];
+    results.gc = await gcScenario(
+      {
+        berth: { ...regB, url: gcBerth.url, cpuPids: () => [gcBerth.wranglerPid(), ...gcBerth.workerdPids()] },
+        berthRoot: gcRoot("berth"),
+        distribution: { ...regD, cpuPids: () => [] },
+        distOptions: { s3: s3For(proxyB.port), rootdirectory: gcRoot("distribution") },
+        s3: { ...S3, endpoint: swift.endpoint },
+      },
+      { repos: opts.gcRepos, rounds: opts.gcRounds, timeoutMs },
+      ctx,
+    );
+    await gcBerth.stop();
+  }
+
   results.meta.machine.loadavgEnd = os.loadavg();
   results.meta.durationSec = Math.round((Date.now() - t0) / 1000);
   const { rows, goals } = summarize(results);
@@ -273,6 +307,15 @@ async function main(): Promise<void> {
       "OCI layout; pulls to `dir:`), hey (follows redirects). Both registries are restarted before each big-layer push so the " +
       "peak RSS is that push's own. Under `wrangler dev` every request crosses two workerd processes (wrangler's proxy, then " +
       "the Worker), which a deployed Worker does not.",
+    ...(results.gc
+      ? [
+          "",
+          `Garbage collection: ${results.gc.blobs} blobs in ${results.gc.repositories} repositories (${results.gc.objects} objects in ` +
+            `Distribution's layout, ${results.gc.garbage} blobs of them garbage) written straight to S3 twice, one copy per registry; ` +
+            `each collector makes a real run on its copy (Berth: admin API, polled every 100 ms, BERTH_GC_DELAY=0; Distribution: ` +
+            `\`docker-registry garbage-collect\`, process start-up included), ${opts.gcRounds} round(s), each on freshly written copies.`,
+        ]
+      : []),
   ].join("\n");
   await writeFile(path.join(opts.out, "latest.md"), renderMarkdown(rows, goals, pre, breakdown));
   log(`wrote ${path.relative(ROOT, path.join(opts.out, `${stamp}.json`))}, latest.json, latest.md`);

@@ -1,14 +1,15 @@
 // Starts CNCF Distribution 2.8 (Debian's `docker-registry serve`) for the benchmark: 127.0.0.1 only, a config
 // written to a temp dir, S3 driver on the counting proxy's port, same bucket as Berth, its own rootdirectory,
 // redirects on, chunksize 10 MiB (its default), in-memory blob descriptor cache (the packaged default),
-// upload purging and the access log off (no background S3 walks, no per-request logging during measurements).
+// upload purging and the access log off (no background S3 walks, no per-request logging during measurements);
+// and its `garbage-collect` command with such a config.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { waitForHttp } from "../../scripts/lib/stack.mjs";
-import { freePortBlock, onCleanup, stopGroup, waitPortFree } from "./proc.ts";
+import { freePortBlock, onCleanup, run, stopGroup, waitPortFree, type RunResult } from "./proc.ts";
 
 export interface Distribution {
   url: string;
@@ -56,6 +57,22 @@ function config(port: number, o: DistributionOptions): string {
     `  secret: ${q(randomBytes(16).toString("hex"))}`,
     "",
   ].join("\n");
+}
+
+/**
+ * `docker-registry garbage-collect [args] CONFIG` with a config for `o` (in a temp dir, removed afterwards);
+ * its wall time is the command's, start-up included.
+ */
+export async function garbageCollect(o: DistributionOptions, args: readonly string[], timeoutMs: number): Promise<RunResult> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "berth-bench-gc-"));
+  try {
+    const cfg = path.join(tmp, "config.yml");
+    await writeFile(cfg, config(0, o));
+    // Without AWS_CA_BUNDLE, as `serve` below.
+    return await run("docker-registry", ["garbage-collect", ...args, cfg], { timeoutMs, env: { AWS_CA_BUNDLE: undefined } });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 export async function startDistribution(o: DistributionOptions): Promise<Distribution> {

@@ -2,6 +2,7 @@
 // registry — and evaluates the goals of issue 4. Also defines the shape of the JSON written to bench/results/.
 import { MiB, median, ratioGoal, type Goal, type Row } from "./report.ts";
 import type { NotifyResults } from "./notify.ts";
+import type { GcResult, GcRun } from "./gc.ts";
 import type { Counters } from "./s3proxy.ts";
 import type { LatencyRun, OpResult, PushPull, RegName } from "./scenarios.ts";
 
@@ -19,6 +20,7 @@ export interface Results {
   checks: Partial<Record<RegName, Record<string, unknown>>>;
   /** Berth with one notification endpoint vs without (same run). */
   notify?: NotifyResults;
+  gc?: GcResult;
   rows?: Row[];
   goals?: Goal[];
   notes?: string[];
@@ -96,6 +98,8 @@ export function notes(r: Results): string[] {
     const c1 = r.latency[key]?.["c1"];
     if (c1) both(`${label} (c=1), per request`, (g) => opsDetail(medianRound(c1[g].map((x) => x.op)), c1[g][0]?.hey.requests ?? 1));
   }
+  const gc = r.gc;
+  if (gc) both(`garbage collection (real run), per 1,000 blobs walked`, (g) => opsDetail(medianRound(gc.runs[g]), gc.blobs / 1000));
   return out;
 }
 
@@ -156,6 +160,16 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
   lat("blob HEAD", "blobHead");
   if (r.checks.berth) {
     rows.push(row("blob HEAD status (redirects not followed)", "", pair((g) => r.checks[g]?.blobHeadStatus as number | undefined), false, 0));
+  }
+
+  // Garbage collection: a real run on each registry's copy of the same layout.
+  const gc = r.gc;
+  if (gc) {
+    const label = `${gc.blobs} blobs, ${gc.repositories} repositories, ${gc.garbage} swept`;
+    const perK = (g: RegName, f: (o: GcRun) => number) => (gc.runs[g].length ? median(gc.runs[g].map((o) => f(o) / (o.blobsWalked / 1000))) : undefined);
+    rows.push(row(`GC wall time per 1,000 blobs walked (${label})`, "s", pair((g) => perK(g, (o) => o.ms / 1000))));
+    rows.push(row("GC S3 requests per 1,000 blobs walked", "", pair((g) => perK(g, (o) => o.registryRequests)), true, 0));
+    rows.push(row("GC S3 server CPU per 1,000 blobs walked", "s", pair((g) => perK(g, (o) => o.s3CpuSec))));
   }
 
   // Memory and CPU

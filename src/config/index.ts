@@ -5,6 +5,7 @@
 
 import { parseAuthConfig, type AuthConfig } from "./auth";
 import { parseGc, readUploadPurgeAge, type GcConfig } from "./gc";
+import { parseObservability, type ObservabilityConfig } from "./logging";
 import { parseMaintenance, type MaintenanceConfig } from "./maintenance";
 import { parseNotifications, type NotificationsConfig } from "./notifications";
 import { parseS3, type S3Config } from "./storage";
@@ -21,6 +22,7 @@ export type { GcConfig } from "./gc";
 export type { RetentionConfig } from "./retention";
 export type { NotificationEndpoint, NotificationsConfig } from "./notifications";
 export type { MirrorConfig, Upstream } from "./upstreams";
+export type { ObservabilityConfig } from "./logging";
 
 /** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */
 export interface UploadConfig {
@@ -53,6 +55,8 @@ export interface Config extends UploadConfig {
   notifications: NotificationsConfig;
   /** Pull-through cache: the upstreams mirrored (REGISTRY_PROXY_*, BERTH_UPSTREAMS). */
   mirror: MirrorConfig;
+  /** The operator's log level and the metrics endpoint's bearer secret (BERTH_LOG_LEVEL, BERTH_METRICS_TOKEN). */
+  observability: ObservabilityConfig;
 }
 
 /** The settings of the upload session (a subset of parseConfig's); throws ConfigError for the first bad one. */
@@ -80,5 +84,6 @@ export function parseConfig(env: Env): Config {
     gc: parseGc(env),
     notifications: parseNotifications(env),
     mirror: parseUpstreams(env),
+    observability: parseObservability(env),
   };
 }

@@ -4,7 +4,9 @@
 // for hours nor a restart of the Worker loses one. It parses only the notification settings.
 
 import { DurableObject } from "cloudflare:workers";
+import { readLogLevel } from "../config/logging";
 import { parseNotifications } from "../config/notifications";
+import { log, setLogLevel } from "../log";
 import { Outbox, type OutboxStorage } from "./outbox";
 import type { DeadLetter, EventOutboxRpc, OutboxStats, PullBatch, Recorded } from "./protocol";
 
@@ -22,6 +24,7 @@ export class EventOutbox extends DurableObject implements EventOutboxRpc {
 
   private outbox(): Outbox {
     if (!this.instance) {
+      setLogLevel(readLogLevel(this.env as Record<string, unknown>));
       const s = this.ctx.storage;
       const storage: OutboxStorage = {
         get: (key) => s.get(key),
@@ -39,7 +42,7 @@ export class EventOutbox extends DurableObject implements EventOutboxRpc {
       this.instance = new Outbox(storage, parseNotifications(this.env as Record<string, unknown>), {
         fetch: (url, init) => fetch(url, init),
         now: Date.now,
-        log: (m) => console.warn(m),
+        log: (m) => log.warn(m),
       });
     }
     return this.instance;

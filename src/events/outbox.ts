@@ -55,6 +55,10 @@ interface EndpointState {
   /** No delivery before this time (ms): the backoff after a failure. */
   notBefore: number;
   delivered: number;
+  /** Delivery attempts that failed, ever (failures counts only those in a row). */
+  failedAttempts: number;
+  /** Events moved to the dead-letter list, ever (a replay does not lower it). */
+  deadLettered: number;
   lastError: string | null;
 }
 
@@ -75,7 +79,7 @@ export const DELIVERY_DELAY_MS = 250;
 /** Stats stop counting a queue here (the admin sees "at least"). */
 const COUNT_CAP = 10_000;
 
-const FRESH: EndpointState = { failures: 0, notBefore: 0, delivered: 0, lastError: null };
+const FRESH: EndpointState = { failures: 0, notBefore: 0, delivered: 0, failedAttempts: 0, deadLettered: 0, lastError: null };
 
 const queuePrefix = (ep: string) => `q:${ep}:`;
 const deadPrefix = (ep: string) => `d:${ep}:`;
@@ -205,10 +209,12 @@ export class Outbox implements EventOutboxRpc {
           }
         }
         state.failures++;
+        state.failedAttempts++;
         state.lastError = attempt.error;
         const wait = retryDelay(ep, state.failures);
         state.notBefore = failedAt + wait;
         const died = Object.keys(entries).filter((k) => k.startsWith("d:")).length;
+        state.deadLettered += died;
         this.env.log(
           `notifications: endpoint ${ep.name}: ${attempt.error} (${state.failures} in a row)` +
             (wait > 0 ? `, next try in ${Math.round(wait / 1000)} s` : "") +
@@ -277,6 +283,8 @@ export class Outbox implements EventOutboxRpc {
         dead: await this.count(deadPrefix(ep.name)),
         delivered: s.delivered,
         failures: s.failures,
+        failedAttempts: s.failedAttempts,
+        deadLettered: s.deadLettered,
         lastError: s.lastError,
         retryAt: s.notBefore > this.env.now() ? new Date(s.notBefore).toISOString() : null,
       };

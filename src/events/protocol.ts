@@ -69,7 +69,12 @@ export interface EndpointStats {
   pending: number;
   dead: number;
   delivered: number;
+  /** Failures in a row (the backoff's count). */
   failures: number;
+  /** Delivery attempts that failed, ever. */
+  failedAttempts: number;
+  /** Events moved to the dead-letter list, ever. */
+  deadLettered: number;
   lastError: string | null;
   /** ISO 8601, or null while not backing off. */
   retryAt: string | null;

@@ -4,6 +4,7 @@
 // unexpected logged (message only — never headers, so no credentials) and answered "internal server error".
 
 import { ConfigError } from "../config/values";
+import { describeError, log } from "../log";
 import { FAULT_CODE, OciError, RegistryFault } from "../oci/errors";
 
 export const API_VERSION_HEADER = { "Docker-Distribution-API-Version": "registry/2.0" } as const;
@@ -26,10 +27,10 @@ function toFault(e: unknown): RegistryFault {
     // The operator's mistake, answered to whoever asks (no caller can be authenticated without a valid
     // configuration): name the setting, and keep its value and the reason (which may quote a bucket or an
     // endpoint) for the log, where the operator looks.
-    console.error(e.message);
+    log.error(e.message);
     return new RegistryFault(`configuration error: ${e.setting} is not valid; the Worker's log (wrangler tail) says why`);
   }
-  console.error("internal error:", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+  log.error(`internal error: ${describeError(e)}`);
   return new RegistryFault("internal server error");
 }
 

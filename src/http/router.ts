@@ -14,6 +14,7 @@ import { pullBlob } from "../registry/mirror-blobs";
 import { deadLetters, eventStats, replay } from "../registry/events";
 import { health } from "../registry/health";
 import { jobStatus, startJob } from "../registry/jobs";
+import { scrapeMetrics } from "../registry/metrics";
 import { gcStatus, startGc } from "../registry/gc";
 import { listReferrers } from "../registry/referrers";
 import { listTags } from "../registry/tags";
@@ -137,6 +138,7 @@ const only =
 const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/v2", only(["GET", "HEAD"], base))
   .all("/health", only(["GET", "HEAD"], (req, ctx) => health(ctx, req.method === "HEAD")))
+  .all("/metrics", only(["GET", "HEAD"], (req, ctx) => scrapeMetrics(ctx, req.method === "HEAD")))
   .all("/v2/_berth/ext/jobs/:kind", jobs)
   .all("/v2/_berth/ext/gc", gc)
   .all("/v2/_berth/ext/events/:op", events)

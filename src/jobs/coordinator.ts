@@ -6,6 +6,9 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { parseGc, type GcConfig } from "../config/gc";
+import { readLogLevel } from "../config/logging";
+import { setLogLevel } from "../log";
+import { reportFromObject } from "../metrics/flush";
 import { parseMaintenance } from "../config/maintenance";
 import { parseS3 } from "../config/storage";
 import type { ReferrerDescriptor } from "../oci/referrers-tag";
@@ -35,8 +38,10 @@ export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
   private parts: { runner: JobRunner; fence: FenceServer; gc: GcConfig; readOnly: boolean } | null = null;
 
   private setup(): { runner: JobRunner; fence: FenceServer; gc: GcConfig; readOnly: boolean } {
+    reportFromObject(this.env as Record<string, unknown>, this.ctx); // its S3 requests are counted
     if (!this.parts) {
       const env = this.env as Record<string, unknown>;
+      setLogLevel(readLogLevel(env));
       const storage = this.ctx.storage;
       const config = parseGc(env);
       const { immutableTags, readOnly } = parseMaintenance(env);

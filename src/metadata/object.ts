@@ -5,7 +5,10 @@
 // It also hosts the single flight of the repository's pull-through blob fetches (fills.ts), in memory only.
 
 import { DurableObject } from "cloudflare:workers";
+import { readLogLevel } from "../config/logging";
 import { parseMaintenance } from "../config/maintenance";
+import { setLogLevel } from "../log";
+import { reportFromObject } from "../metrics/flush";
 import { parseS3 } from "../config/storage";
 import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import type { RpcResult } from "../oci/rpc";
@@ -22,7 +25,9 @@ export class RepositoryMetadata extends DurableObject implements RepositoryMetad
 
   private writes(): RepositoryWrites {
     const env = this.env as Record<string, unknown>;
+    reportFromObject(env, this.ctx); // its S3 requests are counted
     if (!this.instance) {
+      setLogLevel(readLogLevel(env));
       const jobs = env.JOBS as DurableObjectNamespace;
       const fence = new SweepFence(() => jobs.get(jobs.idFromName("coordinator")) as unknown as SweepFenceRpc);
       this.instance = new RepositoryWrites(createStorage(parseS3(env)), parseMaintenance(env).immutableTags, fence);

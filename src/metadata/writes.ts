@@ -12,6 +12,7 @@ import { Serial, unwrap, type RpcResult } from "../oci/rpc";
 import type { ImmutableTags } from "../config/maintenance";
 import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import type { Storage } from "../storage";
+import { mapLimit } from "../storage/limit";
 import { NO_FENCE, type SweepFence } from "../storage/sweep-fence";
 import type { ManifestLink, ManifestLinked, RepositoryMetadataRpc } from "./protocol";
 
@@ -42,9 +43,20 @@ export class RepositoryWrites implements RepositoryMetadataRpc {
         if (was !== null && was !== link.digest && !link.mayMove) return { outcome: "needs-update", tag };
         previous.push(was);
       }
-      // A run that started after the handler's (cached) check must see this manifest's references: the
-      // handler checks them again against the bucket, vouched for, and retries.
-      if (!link.checkedFresh && (await this.fence.vouch(repo, link.vouch))) return { outcome: "recheck" };
+      // A run that started after the handler's check must see this manifest's references: vouch for them
+      // again right before linking. After a cached check the handler checks them against the bucket and
+      // retries. After a fresh one, made during a run or its cooldown, another run may have started and swept
+      // them since (this queue of writes can be long), and marks die with the run that made them: look again.
+      if (await this.fence.vouch(repo, link.vouch)) {
+        if (!link.checkedFresh) return { outcome: "recheck" };
+        const gone: string[] = [];
+        await mapLimit(link.vouch, 6, async (d) => {
+          if (!(await this.storage.blobs.stat(parseDigest(d), true))) gone.push(d);
+        });
+        if (gone.length > 0) {
+          throw new OciError("MANIFEST_BLOB_UNKNOWN", `manifest references ${gone.length} blob(s) or manifest(s) deleted meanwhile`, { detail: { digests: gone.slice(0, 20) } });
+        }
+      }
       await manifests.link(repo, digest);
       if (link.subject) await referrers.add(repo, parseDigest(link.subject.digest), digest, link.subject.descriptor);
       for (const tag of link.tags) await tags.set(repo, tag, digest);

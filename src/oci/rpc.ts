@@ -4,6 +4,7 @@
 // is, anything else is logged (message only) and goes back as a RegistryFault (a 500).
 
 import { FAULT_CODE, OciError, RegistryFault, type OciErrorCode } from "./errors";
+import { log } from "../log";
 
 export interface RpcError {
   /** FAULT_CODE for a RegistryFault. */
@@ -41,7 +42,7 @@ export class Serial {
       (value): RpcResult<T> => ({ ok: true, value }),
       (e: unknown): RpcResult<T> => {
         if (e instanceof OciError) return { ok: false, error: e.toJSON() };
-        console.error(`${this.what} error:`, e instanceof Error ? `${e.name}: ${e.message}` : "unknown");
+        log.error(`${this.what} error: ${e instanceof Error ? `${e.name}: ${e.message}` : "unknown"}`);
         return { ok: false, error: { code: FAULT_CODE, message: this.failure, status: 500, headers: {} } };
       },
     );

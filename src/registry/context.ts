@@ -8,6 +8,7 @@ import type { Action } from "../config/access";
 import type { Storage } from "../storage";
 import type { SweepFence } from "../storage/sweep-fence";
 import type { EventOutboxRpc } from "../events/protocol";
+import type { MetricsBatch } from "../metrics/tally";
 import type { JobCoordinatorRpc } from "../jobs/protocol";
 import type { BlobFillRpc } from "../metadata/fills";
 import type { RepositoryMetadataRpc } from "../metadata/protocol";
@@ -36,6 +37,16 @@ export interface AccessGuard {
   readonly readsEverything: boolean;
   /** Throws unless the caller may use the admin API (adminPolicy; everyone with REGISTRY_AUTH=none). */
   requireAdmin(): void;
+}
+
+/** What GET /metrics reads (registry/metrics.ts). */
+export interface MetricsSource {
+  /** The request carried `Authorization: Bearer <BERTH_METRICS_TOKEN>` (checked in constant time by the entry). */
+  readonly tokenAccepted: boolean;
+  /** Sends this isolate's held counts to the metrics object (and waits for sends already under way). */
+  flush(): Promise<void>;
+  /** The registry-wide aggregate; null when there is no metrics object (no METRICS binding). */
+  read(): Promise<MetricsBatch | null>;
 }
 
 export interface RegistryContext {
@@ -68,6 +79,8 @@ export interface RegistryContext {
   waitUntil(work: Promise<unknown>): void;
   /** Records a successful write (the write seam, registry/writes.ts); awaited before answering. */
   written(...events: WriteEvent[]): Promise<void>;
+  /** The registry's metrics, for GET /metrics. */
+  metrics: MetricsSource;
   /** Notes a successful read (the read seam, registry/reads.ts): never awaited, never fails the request. */
   pulled(event: ReadEvent): void;
 }

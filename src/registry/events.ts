@@ -52,6 +52,8 @@ export async function eventStats(ctx: RegistryContext): Promise<Response> {
       dead: all.reduce((n, s) => n + s.dead, 0),
       delivered: all.reduce((n, s) => n + s.delivered, 0),
       failures: Math.max(0, ...all.map((s) => s.failures)),
+      failedAttempts: all.reduce((n, s) => n + s.failedAttempts, 0),
+      deadLettered: all.reduce((n, s) => n + s.deadLettered, 0),
       lastError: last?.lastError ?? null,
       retryAt: retries[0] ?? null,
     };

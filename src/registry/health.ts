@@ -4,6 +4,7 @@
 // with the failing one otherwise. The answer never says more than which check failed (no bucket name, no
 // endpoint): the reason goes to the log.
 
+import { describeError, log } from "../log";
 import { json, type RegistryContext } from "./context";
 
 /** A result is reused this long (ms). */
@@ -26,7 +27,7 @@ async function storageCheck(ctx: RegistryContext, now: number): Promise<Check> {
     await ctx.storage.ping();
     check = { name: "storage", ok: true, checkedAt: new Date(now).toISOString() };
   } catch (e) {
-    console.error("health: storage check failed:", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    log.error(`health: storage check failed: ${describeError(e)}`);
     check = { name: "storage", ok: false, checkedAt: new Date(now).toISOString(), error: "the bucket did not answer as expected" };
   }
   last = { at: now, check };

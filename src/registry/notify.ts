@@ -11,6 +11,7 @@
 
 import type { NotificationsConfig } from "../config/notifications";
 import { BLOB_MEDIA_TYPE, wants } from "../events/formats";
+import { log } from "../log";
 import { shardOf, type EventOutboxRpc, type EventTarget, type PullBatch, type Recorded, type RegistryEvent, type StoredEvent } from "../events/protocol";
 import type { ReadEvent, ReadListener } from "./reads";
 import type { RequestInfo } from "./request";
@@ -48,7 +49,7 @@ export class Notifier implements WriteListener, ReadListener {
   ) {
     this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = opts.now ?? Date.now;
-    this.log = opts.log ?? ((m) => console.warn(m));
+    this.log = opts.log ?? ((m) => log.warn(m));
   }
 
   async record(events: readonly WriteEvent[], request: RequestInfo): Promise<void> {

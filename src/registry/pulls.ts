@@ -6,6 +6,7 @@
 // to within the interval, which is far finer than any retention window worth having.
 
 import { parseDigest } from "../oci/digest";
+import { log as operatorLog } from "../log";
 import type { PullStore } from "../storage/pulls";
 import { TtlCache } from "../storage/ttl-cache";
 import type { ReadEvent, ReadListener } from "./reads";
@@ -22,7 +23,7 @@ export class PullRecorder implements ReadListener {
   constructor(
     private readonly pulls: PullStore,
     private readonly now: () => number = Date.now,
-    private readonly log: (message: string) => void = (m) => console.warn(m),
+    private readonly log: (message: string) => void = (m) => operatorLog.warn(m),
   ) {}
 
   pulled(event: ReadEvent, request: RequestInfo, waitUntil: (work: Promise<unknown>) => void): void {

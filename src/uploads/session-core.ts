@@ -38,7 +38,11 @@ export interface SessionDeps {
   /** A refused chunk's body is drained up to this many bytes before the answer. */
   drainLimit: number;
   now?: () => number;
+  /** Told when a session starts, commits or expires (the metrics; nothing in tests that do not ask). */
+  count?: (event: SessionEvent) => void;
 }
+
+export type SessionEvent = "started" | "committed" | "expired";
 
 export class UploadSessionCore implements UploadSessionRpc {
   /** The session's hash of the spooled bytes; lost when the object is evicted, then commit re-hashes the spool. */
@@ -61,6 +65,7 @@ export class UploadSessionCore implements UploadSessionRpc {
       await this.save(st);
       await this.deps.storage.setAlarm(now + this.deps.expiryMs);
       this.hash = this.deps.hashing.running(algorithm);
+      this.deps.count?.("started");
       return status(st);
     });
   }
@@ -82,7 +87,7 @@ export class UploadSessionCore implements UploadSessionRpc {
     return this.serial.run(async () => {
       const st = await this.admit(repo, uuid, chunk);
       try {
-        return await finishUpload(st, digest, chunk, {
+        const committed = await finishUpload(st, digest, chunk, {
           blobs: this.deps.blobs,
           hashing: this.deps.hashing,
           partSize: this.deps.partSize,
@@ -93,6 +98,8 @@ export class UploadSessionCore implements UploadSessionRpc {
           write: (c) => this.write(st, c),
           save: () => this.save(st),
         });
+        this.deps.count?.("committed");
+        return committed;
       } finally {
         // Committed or refused, the session is over (as in Distribution, a failed commit cancels the upload).
         await this.dropDirect();
@@ -127,6 +134,8 @@ export class UploadSessionCore implements UploadSessionRpc {
     await this.dropDirect();
     this.hash = null;
     await this.destroy();
+    // Counted once it is gone: a retried alarm finds no state and counts nothing.
+    if (st) this.deps.count?.("expired");
   }
 
   // ---- internals ----

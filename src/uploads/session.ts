@@ -5,6 +5,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { parseUploadConfig } from "../config";
 import type { DigestAlgorithm } from "../oci/digest";
+import { readLogLevel } from "../config/logging";
+import { setLogLevel } from "../log";
+import { isolateTally, reportFromObject } from "../metrics/flush";
 import { createStorage } from "../storage";
 import type { CommittedBlob, RpcResult, UploadChunk, UploadSessionRpc, UploadStatus } from "./protocol";
 import { UploadSessionCore } from "./session-core";
@@ -14,7 +17,10 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
   private session: UploadSessionCore | null = null;
 
   private core(): UploadSessionCore {
+    // What this call counts (S3 requests, the session started, committed or expired) reaches the metrics object.
+    reportFromObject(this.env as Record<string, unknown>, this.ctx);
     if (!this.session) {
+      setLogLevel(readLogLevel(this.env as Record<string, unknown>));
       const cfg = parseUploadConfig(this.env as Record<string, unknown>);
       const storage = this.ctx.storage;
       this.session = new UploadSessionCore({
@@ -34,6 +40,7 @@ export class UploadSession extends DurableObject implements UploadSessionRpc {
         partSize: cfg.s3.chunkSize,
         expiryMs: cfg.uploadExpiryMs,
         drainLimit: cfg.chunkMaxLength,
+        count: (event) => isolateTally.add(`berth_upload_sessions_${event}_total`, {}),
       });
     }
     return this.session;

@@ -17,7 +17,7 @@ import bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { DockerdUnavailable, startDockerd, unmountAndRemove, type Dockerd } from "./harness/dockerd.js";
-import { makeOciLayout, PROJECT_ROOT, run, type OciRef, type RunResult } from "./harness/tools.js";
+import { ensureTools, makeOciLayout, PROJECT_ROOT, run, type OciRef, type RunResult } from "./harness/tools.js";
 
 const RUN = randomBytes(4).toString("hex");
 const ROOT = `t-auth-clients-${RUN}`;
@@ -75,15 +75,6 @@ async function fails(cmd: string, args: string[], opts: { env?: Record<string, s
   const r = await run(cmd, args, { timeoutMs: STEP_MS, env: { ...noAuthEnv, ...opts.env }, input: opts.input });
   expect(r.code, `${cmd} ${args.join(" ")} should have failed\n${r.stdout}${tail(opts.i)}`).not.toBe(0);
   return r;
-}
-
-async function ensureTools(group: string, cmds: string[]): Promise<void> {
-  const which = async (c: string) => (await run("sh", ["-c", `command -v ${c}`], { timeoutMs: 10_000 })).code === 0;
-  const missing: string[] = [];
-  for (const c of cmds) if (!(await which(c))) missing.push(c);
-  if (missing.length === 0) return;
-  const r = await run("bash", [path.join(PROJECT_ROOT, "scripts/install-deps.sh"), group], { timeoutMs: 600_000 });
-  if (r.code !== 0) throw new Error(`missing ${missing.join(", ")}; scripts/install-deps.sh ${group} failed:\n${r.stderr.slice(-4000)}`);
 }
 
 // ---- raw requests: what Berth answers ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { cgroupLayout, podmanRun } from "./harness/containers.js";
 import { DockerdUnavailable, startDockerd, unmountAndRemove, type Dockerd } from "./harness/dockerd.js";
-import { makeOciLayout, PROJECT_ROOT, run, type OciRef, type RunResult } from "./harness/tools.js";
+import { ensureTools, makeOciLayout, run, type OciRef, type RunResult } from "./harness/tools.js";
 
 const rand = () => randomBytes(5).toString("hex");
 const RUN = rand();
@@ -60,16 +60,6 @@ async function ok(cmd: string, args: string[], env?: Record<string, string | und
     throw new Error(`${cmd} ${args.join(" ")} exited with ${r.code}\n${(r.stderr + r.stdout).slice(-4000)}${berthTail()}`);
   }
   return r;
-}
-
-/** Installs the missing ones among `cmds` with scripts/install-deps.sh GROUP; throws its message if it can't. */
-async function ensureTools(group: string, cmds: string[]): Promise<void> {
-  const which = async (c: string) => (await run("sh", ["-c", `command -v ${c}`], { timeoutMs: 10_000 })).code === 0;
-  const missing: string[] = [];
-  for (const c of cmds) if (!(await which(c))) missing.push(c);
-  if (missing.length === 0) return;
-  const r = await run("bash", [path.join(PROJECT_ROOT, "scripts/install-deps.sh"), group], { timeoutMs: 600_000 });
-  if (r.code !== 0) throw new Error(`missing ${missing.join(", ")}; scripts/install-deps.sh ${group} failed:\n${r.stderr.slice(-4000)}`);
 }
 
 /** GET through Berth (redirects followed: blobs come from presigned S3 URLs). */

@@ -1,7 +1,7 @@
 // Configuration end to end: a bad setting fails every request with 500 UNKNOWN naming the setting (never its
 // secret value); SigV2 (REGISTRY_STORAGE_S3_V4AUTH=false) pushes and pulls, presigned URLs included; a wrong
 // secret key fails S3 calls without leaking the key; an idle upload session expires after
-// REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE (the session Durable Object's alarm).
+// REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE (the session Durable Object's alarm) and /metrics counts it.
 // The five instances start at once (each ~1.5 s alone) and share one root directory.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
@@ -9,6 +9,7 @@ import { getObject, listKeys, s3Settings } from "./harness/s3.js";
 import {
   MiB,
   digestOf,
+  pollUntil,
   pushBlob,
   rand,
   randomBytes,
@@ -199,6 +200,18 @@ describe("REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE", () => {
     const put = await req(expiring.url, withDigest(loc, digestOf(bytes)), { method: "PUT" });
     expect(await statusAndCode(put)).toEqual({ status: 404, code: "BLOB_UPLOAD_UNKNOWN" });
     expect(await getObject(blobKey(digestOf(bytes)))).toBeNull();
+
+    // The session object counted its expiry, and its count reached the metrics (REGISTRY_AUTH=none: open).
+    await pollUntil(
+      "the expiry in /metrics",
+      async () => {
+        const text = await (await req(expiring.url, "/metrics")).text();
+        const n = Number(/^berth_upload_sessions_expired_total (\d+)$/m.exec(text)?.[1] ?? 0);
+        return n >= 1 ? n : undefined;
+      },
+      15_000,
+      500,
+    );
   });
 
   it("a session that keeps receiving bytes outlives the purge age", async () => {

@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
-import { startDistribution, type Distribution } from "./harness/distribution.js";
+import { parseGarbageCollect, startDistribution, type Distribution } from "./harness/distribution.js";
 import { getObject, listKeys, listMultipartUploads } from "./harness/s3.js";
 import { ensureTools, makeOciLayout, run, type OciRef, type RunResult } from "./harness/tools.js";
 import { absolute, digestOf, MiB, pushBlob, rand, req as call, withDigest } from "./helpers/registry.js";
@@ -604,18 +604,10 @@ describe("Distribution's garbage collector on the shared bucket", () => {
     expect(r.code, `garbage-collect exit code\n${out.slice(-4000)}`).toBe(0);
     expect(out, "errors in garbage-collect's output").not.toMatch(/level=(error|fatal|panic)|panic:|failed to/i);
 
-    const marked = new Map<string, Set<string>>(); // repo -> digests marked under it
-    const all = new Set<string>();
-    for (const m of out.matchAll(/^(\S+): marking (?:manifest|blob|configuration) (sha256:[0-9a-f]{64})\s*$/gm)) {
-      if (!marked.has(m[1]!)) marked.set(m[1]!, new Set());
-      marked.get(m[1]!)!.add(m[2]!);
-      all.add(m[2]!);
-    }
-    const eligible = new Set([...out.matchAll(/^blob eligible for deletion: (sha256:[0-9a-f]{64})\s*$/gm)].map((m) => m[1]!));
-    const summary = /^(\d+) blobs marked, (\d+) blobs and (\d+) manifests eligible for deletion/m.exec(out);
+    const { marked, allMarked: all, eligibleBlobs: eligible, summary } = parseGarbageCollect(out);
     expect(summary, `no summary line in\n${out.slice(-3000)}`).not.toBeNull();
-    expect(Number(summary![1]), "marked count vs marked lines").toBe(all.size);
-    expect(Number(summary![2]), "eligible count vs eligible lines").toBe(eligible.size);
+    expect(summary!.marked, "marked count vs marked lines").toBe(all.size);
+    expect(summary!.blobs, "eligible count vs eligible lines").toBe(eligible.size);
 
     // Every manifest Berth holds is marked under its own repository; every blob they reference is marked.
     expect(berthManifests.size).toBeGreaterThanOrEqual(4);

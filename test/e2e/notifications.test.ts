@@ -235,6 +235,15 @@ describe("notifications", () => {
     );
     for (const d of dead.dead) expect(d).toMatchObject({ endpoint: "down", attempts: 3, lastError: "HTTP 500" });
     expect(distEvents("/down").length).toBeGreaterThanOrEqual(3 * want.size); // each was tried three times
+    // GET /metrics reads the same from the outboxes (REGISTRY_AUTH=none: open to anyone, no token set).
+    const metrics = async (series: string) => {
+      const text = await (await req(berth.url, "/metrics")).text();
+      return Number(text.split("\n").find((l) => l.startsWith(`${series} `))?.split(" ")[1] ?? NaN);
+    };
+    expect(await metrics('berth_notification_dead_letters{endpoint="down"}')).toBeGreaterThanOrEqual(dead.dead.length);
+    expect(await metrics('berth_notification_dead_letters_total{endpoint="down"}')).toBeGreaterThanOrEqual(dead.dead.length);
+    expect(await metrics('berth_notification_failures_total{endpoint="down"}')).toBeGreaterThanOrEqual(3);
+    expect(await metrics('berth_notification_deliveries_total{endpoint="dist"}')).toBeGreaterThanOrEqual(want.size);
     answer["/down"] = 200;
     const before = hits.filter((h) => h.path === "/down").length;
     const res = await req(berth.url, "/v2/_berth/ext/events/replay?endpoint=down", { method: "POST" });
@@ -250,5 +259,9 @@ describe("notifications", () => {
       30_000,
     );
     expect(((await (await req(berth.url, "/v2/_berth/ext/events/dead")).json()) as Dead).dead).toEqual([]);
+    // Replayed and delivered: no dead letter is held, and the lifetime count of dead letters stays.
+    expect(await metrics('berth_notification_dead_letters{endpoint="down"}')).toBe(0);
+    expect(await metrics('berth_notification_dead_letters_total{endpoint="down"}')).toBeGreaterThanOrEqual(dead.dead.length);
+    expect(await metrics('berth_notification_deliveries_total{endpoint="down"}')).toBeGreaterThanOrEqual(want.size);
   });
 });

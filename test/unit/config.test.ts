@@ -70,6 +70,7 @@ describe("parseConfig defaults", () => {
       ui: { enabled: true, corsOrigins: [] },
       notifications: { endpoints: [] },
       mirror: { upstreams: [], wholeRegistry: false, evictAfterMs: null },
+      observability: { logLevel: "info", metricsToken: null },
       maintenance: { readOnly: false, immutableTags: expect.objectContaining({ empty: true }) },
       gc: { enabled: true, delayMs: 3600_000, intervalMs: 86_400_000, deleteUntagged: false, dryRun: false, uploadPurgeAgeMs: 168 * 3600_000, fenceLeaseMs: 20_000, retention: null },
     });
@@ -86,6 +87,17 @@ describe("parseConfig defaults", () => {
     failsOn({ BERTH_GC_INTERVAL: "1s" }, "BERTH_GC_INTERVAL", /between/);
     failsOn({ BERTH_GC: "maybe" }, "BERTH_GC", /true|false/);
     failsOn({ BERTH_GC_FENCE_LEASE: "10m" }, "BERTH_GC_FENCE_LEASE", /between/);
+  });
+
+  it("validates BERTH_LOG_LEVEL and BERTH_METRICS_TOKEN, never echoing the token", () => {
+    expect(parseConfig(env({ BERTH_LOG_LEVEL: "WARN", BERTH_METRICS_TOKEN: "m".repeat(16) })).observability).toEqual({
+      logLevel: "warn",
+      metricsToken: "m".repeat(16),
+    });
+    failsOn({ BERTH_LOG_LEVEL: "loud" }, "BERTH_LOG_LEVEL", /debug, info, warn, error, off/);
+    failsOn({ BERTH_METRICS_TOKEN: "short-secret" }, "BERTH_METRICS_TOKEN", /at least 16/);
+    failsOn({ BERTH_METRICS_TOKEN: "has a space in it, long enough" }, "BERTH_METRICS_TOKEN", /printable/);
+    expect(() => parseConfig(env({ BERTH_METRICS_TOKEN: "short-secret" }))).toThrow(expect.objectContaining({ message: expect.not.stringContaining("short-secret") }));
   });
 
   it("validates BERTH_CHUNK_MAX_LENGTH", () => {

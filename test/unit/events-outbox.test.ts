@@ -216,6 +216,8 @@ describe("delivery", () => {
     expect(s.receiver.ids(5)).toEqual([events[0]!.event.id]);
     expect((await s.outbox.dead({ limit: 10 })).dead).toEqual([]);
     expect(await s.outbox.replay({ limit: 10 })).toEqual({ replayed: 0, more: false });
+    // The lifetime totals the metrics read: four failed envelopes, two events dead-lettered (a replay keeps that).
+    expect((await s.outbox.stats()).endpoints.hook).toMatchObject({ dead: 0, delivered: 2, failedAttempts: 4, deadLettered: 2 });
   });
 
   it("CloudEvents stop at the first refused event: only that one is charged an attempt", async () => {

@@ -3,6 +3,7 @@
 // the delay, dry runs, delete-untagged with indexes and referrers), Distribution's upload leftovers, the
 // admin API, and the race the fence closes (a blob seen during a run is never swept under a manifest).
 import { describe, expect, it } from "vitest";
+import { COOLDOWN_MS } from "../../src/jobs/gc/fence";
 import { GcLedger } from "../../src/jobs/gc/ledger";
 import { descriptor, imageIndex, imageManifest, pattern, sha256, sha512, type Built } from "./support/content";
 import { pushBlob, pushImage, putManifest, type PushedImage } from "./support/flows";
@@ -157,6 +158,35 @@ describe("garbage collection", () => {
     for (const b of [old.config, old.layer]) expect(r.keys()).toContain(blobKey(sha256(b)));
   });
 
+  it("a manifest PUT checked during one run and linked only after the next one swept gets MANIFEST_BLOB_UNKNOWN, never a link over a deleted blob", async () => {
+    const r = registry({ env: { BERTH_GC_DELAY: "0" } });
+    const old = await pushImage(r, "r", "t", 1);
+    await expectStatus(await r.call("DELETE", `/v2/r/manifests/${old.manifest.digest}`), 202);
+    r.clock.advance(HOUR);
+    const started = await r.jobRunner.start("gc", {});
+    if ("error" in started) throw new Error(started.error);
+    // The PUT checks its blobs during this run, then waits in the repository's queue of writes (here: held).
+    const writer = r.writer("r");
+    const link = writer.linkManifest.bind(writer);
+    let release!: () => void;
+    const held = new Promise<void>((go) => (release = go));
+    let reached!: () => void;
+    const waiting = new Promise<void>((go) => (reached = go));
+    writer.linkManifest = async (repo, l) => {
+      reached();
+      await held;
+      return link(repo, l);
+    };
+    const put = r.call("PUT", "/v2/r/manifests/again", { body: old.manifest.bytes, headers: { "Content-Type": old.manifest.mediaType } });
+    await waiting;
+    expect((await drive(r)).result.blobs).toEqual([]); // this run: vouched for, kept
+    // The next run starts from an empty ledger, waits out the grace, and finds the old blobs unreferenced.
+    const next = await collect(r);
+    expect(next.result.blobs).toContain(sha256(old.layer));
+    release();
+    await expectError(await put, 400, "MANIFEST_BLOB_UNKNOWN");
+  });
+
   it("a run marks only once every lease has ended and every writer answered during the last run has finished", async () => {
     const r = registry({ env: { BERTH_GC_DELAY: "0" } });
     await pushBlob(r, "r", pattern(10, 1)); // vouched while idle: a lease
@@ -169,6 +199,21 @@ describe("garbage collection", () => {
     r.clock.advance(1000);
     expect(await r.fence.vouch("r", [sha256("x")])).toEqual({ active: true, idleUntil: 0 });
     expect(await r.fence.markNotBefore()).toBeGreaterThanOrEqual(r.clock.t + r.fence.graceMs());
+  });
+
+  it("a dry run right after a deleting run does not end the cooldown: writers still ask until it is over", async () => {
+    const r = registry({ env: { BERTH_GC_DELAY: "0" } });
+    const gone = await pushImage(r, "r", "t", 1);
+    await expectStatus(await r.call("DELETE", `/v2/r/manifests/${gone.manifest.digest}`), 202);
+    r.clock.advance(HOUR);
+    expect((await collect(r)).result.blobsSwept).toBeGreaterThan(0);
+    r.clock.advance(1000);
+    await collect(r, { dryRun: true });
+    // Isolates may still hold "exists" for what the real run deleted: an answer without a run on must not be a lease.
+    r.clock.advance(1000);
+    expect(await r.fence.vouch("r", [sha256("x")])).toEqual({ active: true, idleUntil: 0 });
+    r.clock.advance(COOLDOWN_MS);
+    expect((await r.fence.vouch("r", [sha256("x")])).active).toBe(false);
   });
 
   it("a mark step run again after a crash does not undo a rescue: a vouched manifest stays kept", () => {

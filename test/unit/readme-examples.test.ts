@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { policyAllows } from "../../src/http/auth/access";
+import { METRICS } from "../../src/metrics/catalog";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const STORAGE = {
@@ -54,5 +55,10 @@ describe("README examples", () => {
       ["ghcr", "ghcr", false, false, 3_600_000],
     ]);
     expect(cfg.mirror.upstreams[0]!.credentials).toEqual({ username: "me", password: "dckr_pat_x" });
+  });
+
+  it("the metrics table names every metric of the catalog with its type, and the settings table has the new settings", () => {
+    for (const m of METRICS) expect(readme, m.name).toContain(`| \`${m.name}\` | ${m.type} |`);
+    for (const setting of ["BERTH_METRICS_TOKEN", "BERTH_LOG_LEVEL"]) expect(readme, setting).toMatch(new RegExp(`^\\| \`${setting}\` \\|`, "m"));
   });
 });

@@ -18,6 +18,7 @@ export type { Action } from "../../config/access";
 export type { AuthConfig } from "../../config/auth";
 export { parseAuthConfig } from "../../config/auth";
 export type { AccessController, ControllerOptions, Identity } from "./controller";
+export { ANONYMOUS } from "./controller";
 export type { Access } from "./scope";
 
 /** The access controller of `cfg.auth`'s mode. `opts` replaces the fail-delay pause and the clock (tests). */

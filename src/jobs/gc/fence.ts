@@ -36,6 +36,8 @@ export interface LeaseStore {
 }
 
 const LEASE_KEY = "gc:lease";
+/** When a run last deleted something (ms): the cooldown runs from it, whatever runs came since. */
+const REMOVED_KEY = "gc:removed";
 
 export class FenceServer implements SweepFenceRpc {
   private inflight: { keys: Set<string>; done: Promise<void> } | null = null;
@@ -43,6 +45,8 @@ export class FenceServer implements SweepFenceRpc {
   private granted = 0;
   /** Leases granted before this instance existed ended by createdAt + leaseMs at the latest, answers by createdAt. */
   private readonly createdAt: number;
+  /** REMOVED_KEY, read once per instance. */
+  private removedAt: number | undefined;
 
   constructor(
     private readonly ledger: GcLedger,
@@ -57,12 +61,12 @@ export class FenceServer implements SweepFenceRpc {
 
   async vouch(repo: string, digests: string[]): Promise<VouchAnswer> {
     const list = digests.slice(0, MAX_VOUCH);
-    if (!this.active(await this.status())) {
+    if (!(await this.active(await this.status()))) {
       const idleUntil = this.now() + this.leaseMs;
       await this.grant(idleUntil);
       // A run that started while the lease was being stored may not have seen it: then this vouch counts as
       // one made during the run.
-      if (!this.active(await this.status())) return { active: false, idleUntil };
+      if (!(await this.active(await this.status()))) return { active: false, idleUntil };
     }
     // The writer goes on relying on this answer for the rest of its request (e.g. links a manifest without
     // asking again): a run that starts later must not mark before that request is over, like a lease.
@@ -102,11 +106,20 @@ export class FenceServer implements SweepFenceRpc {
     } finally {
       this.inflight = null;
       finish();
+      // Even a removal that failed may have deleted some keys.
+      this.removedAt = this.now();
+      await this.store.put(REMOVED_KEY, this.removedAt);
     }
   }
 
-  private active(s: GcRunStatus): boolean {
-    return s.running || (s.deleted && s.finishedAt !== null && this.now() < s.finishedAt + COOLDOWN_MS);
+  /**
+   * A run is on, or one deleted less than the cooldown ago. The report of the last run alone would not do: a
+   * dry run right after a deleting one would end the cooldown while isolates still cache what was deleted.
+   */
+  private async active(s: GcRunStatus): Promise<boolean> {
+    this.removedAt ??= (await this.store.get<number>(REMOVED_KEY)) ?? 0;
+    const deletedAt = Math.max(this.removedAt, s.deleted && s.finishedAt !== null ? s.finishedAt : 0);
+    return s.running || this.now() < deletedAt + COOLDOWN_MS;
   }
 
   /** Stores lease ends ahead (by one more lease), so that not every grant costs a write. */

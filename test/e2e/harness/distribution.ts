@@ -1,7 +1,8 @@
 // Starts CNCF Distribution 2.8 (Debian's `docker-registry serve`) as a reference registry for one e2e test
 // file: on a free 127.0.0.1 port, with a config written to a temp dir whose S3 driver points at the run's
-// Swift bucket (from inject("s3")) under a given rootdirectory, so Berth and Distribution can share it; or,
-// as an upstream of Berth's pull-through cache, on its own filesystem storage and with htpasswd auth.
+// Swift bucket (from inject("s3")) under a given rootdirectory, so Berth and Distribution can share it, or,
+// as an upstream of Berth's pull-through cache, on its own filesystem storage and with htpasswd auth; and
+// the parse of what its `garbage-collect` prints.
 // Never the packaged service or /etc/docker/registry/config.yml (all interfaces, htpasswd).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -170,4 +171,33 @@ async function launch(port: number, configPath: string, tmp: string, secrets: st
     run(BINARY, ["garbage-collect", ...args, configPath], { timeoutMs, env: { AWS_CA_BUNDLE: undefined } });
 
   return { url, configPath, garbageCollect, logs, stop };
+}
+
+/** What `docker-registry garbage-collect` printed (2.8's registry/storage/garbagecollect.go lines). */
+export interface GarbageCollectOutput {
+  /** Repository -> digests marked under it ("<repo>: marking manifest|blob <digest>"). */
+  marked: Map<string, Set<string>>;
+  /** Every digest marked, in any repository. */
+  allMarked: Set<string>;
+  /** "blob eligible for deletion: <digest>". */
+  eligibleBlobs: Set<string>;
+  /** "manifest eligible for deletion: <digest>" (with --delete-untagged; 2.8 does not name the repository). */
+  eligibleManifests: string[];
+  /** "<n> blobs marked, <n> blobs and <n> manifests eligible for deletion", null when missing. */
+  summary: { marked: number; blobs: number; manifests: number } | null;
+}
+
+export function parseGarbageCollect(out: string): GarbageCollectOutput {
+  const marked = new Map<string, Set<string>>();
+  const allMarked = new Set<string>();
+  for (const m of out.matchAll(/^(\S+): marking (?:manifest|blob|configuration) (sha256:[0-9a-f]{64})\s*$/gm)) {
+    if (!marked.has(m[1]!)) marked.set(m[1]!, new Set());
+    marked.get(m[1]!)!.add(m[2]!);
+    allMarked.add(m[2]!);
+  }
+  const eligibleBlobs = new Set([...out.matchAll(/^blob eligible for deletion: (sha256:[0-9a-f]{64})\s*$/gm)].map((m) => m[1]!));
+  const eligibleManifests = [...out.matchAll(/^manifest eligible for deletion: (sha256:[0-9a-f]{64})\s*$/gm)].map((m) => m[1]!);
+  const s = /^(\d+) blobs marked, (\d+) blobs and (\d+) manifests eligible for deletion/m.exec(out);
+  const summary = s ? { marked: Number(s[1]), blobs: Number(s[2]), manifests: Number(s[3]) } : null;
+  return { marked, allMarked, eligibleBlobs, eligibleManifests, summary };
 }

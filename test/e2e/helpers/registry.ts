@@ -1,5 +1,6 @@
 // Generic helpers for e2e tests that talk to Berth over HTTP like a registry client: digests, random bytes,
-// bounded requests that never follow redirects, the spec's error body, blob pushes and upload sessions, a
+// bounded requests that never follow redirects (and one GET that does), the spec's error body, blob pushes
+// (in one request, or in two for registries that need it) and upload sessions, a
 // request sniffer (to prove how a request was framed on the wire) and a raw-socket request (to send what
 // fetch refuses to send: bodies cut short, unnormalised paths, no Accept header). Free of assertions: tests
 // decide what to expect. helpers/manifests.ts builds on these and re-exports them; there is one pushBlob and
@@ -110,6 +111,30 @@ export async function pushBlob(base: string, repo: string, blob: Uint8Array | { 
   const text = await res.text();
   if (res.status !== 201) throw new Error(`monolithic push of blob ${digest} to ${repo}: HTTP ${res.status} ${text.slice(0, 500)}`);
   return digest;
+}
+
+/**
+ * Blob push in two requests: POST /v2/<repo>/blobs/uploads/, then PUT <location>?digest=… with the whole body.
+ * Every registry takes this one (Distribution 2.8 ignores `?digest=` on the POST and answers 202, so the
+ * one-request pushBlob fails there). Throws unless the PUT answers 201; returns the digest.
+ */
+export async function pushBlobInTwo(base: string, repo: string, blob: Uint8Array | { bytes: Uint8Array }): Promise<string> {
+  const bytes = blob instanceof Uint8Array ? blob : blob.bytes;
+  const digest = digestOf(bytes);
+  const res = await req(base, withDigest(await startUpload(base, repo), digest), {
+    method: "PUT",
+    body: bytes,
+    headers: { "Content-Type": "application/octet-stream", "Content-Length": String(bytes.byteLength) },
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`PUT of blob ${digest} to ${repo}: HTTP ${res.status} ${text.slice(0, 500)}`);
+  return digest;
+}
+
+/** GET with redirects followed (a blob GET answers 307 to a presigned S3 URL), body read; bounded in time. */
+export async function getFollowing(base: string, path: string, accept = "*/*"): Promise<{ status: number; bytes: Uint8Array; headers: Headers }> {
+  const res = await fetch(base + path, { headers: { Accept: accept }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()), headers: res.headers };
 }
 
 /** A ReadableStream of `bytes` in pieces of `piece` bytes (for streamed, unsized request bodies). */

@@ -26,6 +26,8 @@ import { UploadHints } from "../../../src/registry/upload-hints";
 import type { ReadEvent } from "../../../src/registry/reads";
 import type { WriteEvent } from "../../../src/registry/writes";
 import { Outbox } from "../../../src/events/outbox";
+import { MetricsTable } from "../../../src/metrics/table";
+import { Tally } from "../../../src/metrics/tally";
 import type { Fetch } from "../../../src/events/delivery";
 import { storageOn, type Storage } from "../../../src/storage";
 import type { BlobStore } from "../../../src/storage/blobs";
@@ -38,6 +40,7 @@ import { Upstreams, type Fetch as UpstreamFetch } from "../../../src/upstream";
 import { expect } from "vitest";
 import { bytesOf } from "./content";
 import { Clock, MemoryOutboxStorage, MemoryRunnerStorage, MemorySessionStorage, NodeHashing } from "./memory";
+import { observedCall } from "./observe";
 import { memorySql } from "./sqlite";
 
 export const ORIGIN = "http://registry.test";
@@ -128,6 +131,8 @@ export interface SessionSetup {
   drainLimit?: number;
   clock: Clock;
   hashing?: NodeHashing;
+  /** Where the session counts its start, commit and expiry (the metrics). */
+  tally?: Tally;
 }
 
 /** One upload-session Durable Object: its storage, and the core living in it until it is evicted. */
@@ -169,6 +174,7 @@ export class SessionObject {
       expiryMs: this.setup.expiryMs,
       drainLimit: this.setup.drainLimit ?? 64 * 1024 * 1024,
       now: this.setup.clock.now,
+      count: (event) => this.setup.tally?.add(`berth_upload_sessions_${event}_total`, {}),
     });
   }
 }
@@ -260,6 +266,11 @@ export class TestRegistry {
   readonly outboxes = new Map<number, { outbox: Outbox; storage: MemoryOutboxStorage }>();
   /** What the outboxes' deliveries call (default: every endpoint answers 204). */
   webhook: Fetch = async () => new Response(null, { status: 204 });
+  /** The isolate's held counts (what the Worker's Tally would hold) and the metrics object's table. */
+  readonly tally = new Tally();
+  readonly metricsTable = new MetricsTable(memorySql());
+  /** Whether requests present the metrics token (the Worker entry decides it from the Authorization header). */
+  metricsTokenAccepted = false;
   /** Work handed to waitUntil. */
   readonly background: Promise<unknown>[] = [];
   readonly ctx: RegistryContext;
@@ -277,6 +288,7 @@ export class TestRegistry {
       expiryMs: this.cfg.uploadExpiryMs,
       drainLimit: this.cfg.chunkMaxLength,
       clock: this.clock,
+      tally: this.tally,
     }));
     this.fence = new FenceServer(this.ledger, this.jobStorage, () => this.gcStatus(), this.clock.now, this.cfg.gc.fenceLeaseMs);
     const gc = {
@@ -288,6 +300,7 @@ export class TestRegistry {
       untag: (repo: string, tag: string, digest: string) => this.writer(repo).untag(repo, tag, digest),
       isImmutable: (repo: string, tag: string) => this.cfg.maintenance.immutableTags.covers(repo, tag),
     };
+    const registry = this;
     const referrers = { index: (repo: string, subject: string, d: ReferrerDescriptor) => this.writer(repo).indexReferrer(repo, subject, d) };
     this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, { storage: this.storage, now: this.clock.now, gc, referrers });
     const request: RequestInfo = {
@@ -324,6 +337,16 @@ export class TestRegistry {
       waitUntil: (work) => void this.background.push(work),
       written: async (...events) => void this.events.push(...structuredClone(events)),
       pulled: (event) => void this.reads.push(structuredClone(event)),
+      metrics: {
+        get tokenAccepted() {
+          return registry.metricsTokenAccepted;
+        },
+        flush: async () => {
+          const batch = this.tally.take();
+          if (batch) await this.metricsTable.add(batch);
+        },
+        read: () => this.metricsTable.read(),
+      },
     };
   }
 
@@ -360,8 +383,12 @@ export class TestRegistry {
     return o;
   }
 
+  /** Audit lines of the requests sent through call(), as JSON text (observe.ts). */
+  readonly audit: string[] = [];
+
+  /** One request through the router, audited and counted as the Worker entry does. */
   call(method: string, path: string, init: CallInit = {}): Promise<Response> {
-    return call(this.ctx, method, path, init);
+    return observedCall(this.ctx, this, method, path, new Headers(init.headers), (ctx) => call(ctx, method, path, init));
   }
 
   /** The session object behind an upload Location (`/v2/<repo>/blobs/uploads/<uuid>`). */

@@ -7,6 +7,7 @@
 
 import { AwsClient } from "aws4fetch";
 import type { S3Config } from "../../../config";
+import { countS3Attempt } from "../../../metrics/s3";
 import { md5Digest } from "./md5";
 import * as multipart from "./multipart";
 import { presignGetUrl } from "./presign";
@@ -286,9 +287,11 @@ export class S3Client implements S3Transport {
       try {
         res = await this.fetcher(...signed);
       } catch (err) {
+        countS3Attempt(req.operation, null);
         if (attempt >= retries) throw new S3Error(req.operation, 0, "", `network error: ${(err as Error).message}`);
       }
       if (res) {
+        countS3Attempt(req.operation, res.status);
         if ((res.status < 500 && res.status !== 429) || attempt >= retries) return res;
         await discard(res);
       }
