@@ -8,6 +8,7 @@
 // one upstream fetch: the first claims it with the repository's metadata object (metadata/fills.ts), the others
 // wait until it ends and are then answered from the bucket (or fetch themselves, if it failed).
 
+import { describeError, log } from "../log";
 import { formatDigest, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
 import { heldTee } from "../streams/tee";
@@ -101,7 +102,7 @@ function streamAndStore(
     stored.finally(release).then(
       () => tee.finish(null),
       (e) => {
-        console.warn(`pull-through: ${cache}@${d} not stored: ${e instanceof Error ? e.message : String(e)}`);
+        log.warn(`pull-through: ${cache}@${d} not stored: ${describeError(e)}`);
         return tee.finish(e);
       },
     ),

@@ -10,6 +10,7 @@
 // when clients ask for them (mirror-blobs.ts). So the collector finds such manifests naming blobs the bucket
 // does not hold yet; it marks what they name and sweeps nothing that is absent, so nothing changes for it.
 
+import { log } from "../log";
 import { digestBytes, formatDigest, parseDigest, type Digest } from "../oci/digest";
 import { OciError, RegistryFault } from "../oci/errors";
 import { parseManifest } from "../oci/manifest";
@@ -92,7 +93,7 @@ async function refreshTag(ctx: RegistryContext, route: MirrorRoute, tag: string,
   } catch (e) {
     if (!(e instanceof UpstreamError)) throw e;
     if (cached && e.kind !== "missing") {
-      console.warn(`pull-through: ${e.message} for ${route.remote}:${tag}; serving the cached ${route.cache}:${tag} (stale)`);
+      log.warn(`pull-through: ${e.message} for ${route.remote}:${tag}; serving the cached ${route.cache}:${tag} (stale)`);
       return;
     }
     throw e;
@@ -105,7 +106,7 @@ async function fetchManifest(ctx: RegistryContext, route: MirrorRoute, ref: stri
   const got = await ctx.pullThrough.upstreams.client(route.upstream).getManifest(route.remote, ref, acceptOf(req));
   const digest = await digestBytes(want?.algorithm ?? "sha256", got.bytes);
   if (want && want.hex !== digest.hex) {
-    console.warn(`pull-through: upstream ${route.upstream.name} sent a manifest for ${route.remote}@${formatDigest(want)} whose digest is ${formatDigest(digest)}`);
+    log.warn(`pull-through: upstream ${route.upstream.name} sent a manifest for ${route.remote}@${formatDigest(want)} whose digest is ${formatDigest(digest)}`);
     throw new RegistryFault(`upstream ${route.upstream.name} sent a manifest that does not match its digest; nothing was stored`);
   }
   let manifest;
@@ -152,7 +153,7 @@ export function upstreamFailure(e: UpstreamError, ref: string, blob = false): Er
     case "throttled":
       return new OciError("TOOMANYREQUESTS", `${e.message}: too many requests`, { headers: e.retryAfter ? { "Retry-After": e.retryAfter } : {} });
     default:
-      console.warn(`pull-through: ${e.message}`);
+      log.warn(`pull-through: ${e.message}`);
       return new RegistryFault(`${e.message}; nothing is cached for it`);
   }
 }
