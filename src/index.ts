@@ -7,7 +7,7 @@
 // coordinator, the event outboxes (notifications) and the metrics object.
 
 import { parseConfig, type Config } from "./config";
-import { ANONYMOUS, createAccessController, type AccessController, type Identity } from "./http/auth";
+import { ANONYMOUS, accessGuard, createAccessController, type AccessController, type Identity } from "./http/auth";
 import { audit } from "./http/audit";
 import { countRequest, dataPoint, type DataPointSink } from "./http/observe";
 import { routeOf, type RequestOutcome } from "./http/outcome";
@@ -19,8 +19,9 @@ import type { JobCoordinatorRpc } from "./jobs/protocol";
 import { describeError, log, setLogLevel } from "./log";
 import { isolateFlusher, isolateTally } from "./metrics/flush";
 import { metricsObject } from "./metrics/protocol";
+import type { BlobFillRpc } from "./metadata/fills";
 import type { RepositoryMetadataRpc } from "./metadata/protocol";
-import type { AccessGuard, RegistryContext, RequestInfo } from "./registry/context";
+import type { RegistryContext, RequestInfo } from "./registry/context";
 import { Notifier } from "./registry/notify";
 import { PullRecorder } from "./registry/pulls";
 import { readListeners, type ReadListener } from "./registry/reads";
@@ -33,6 +34,8 @@ import { createStorage, type Storage } from "./storage";
 import { SweepFence } from "./storage/sweep-fence";
 import { discardBody } from "./streams/body";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
+import { workerdHashing } from "./uploads/runtime";
+import { NO_UPSTREAMS, Upstreams } from "./upstream";
 
 /** Refused request bodies are read and dropped up to this size, then cut off. */
 const REFUSED_BODY_DRAIN_LIMIT = 64 * 1024 * 1024;
@@ -63,6 +66,7 @@ interface Setup {
   writes: WriteListener;
   fence: SweepFence;
   reads: ReadListener;
+  upstreams: Upstreams;
 }
 
 let cached: Setup | null = null;
@@ -87,20 +91,10 @@ function setup(env: Env): Setup {
       writes: notifier ?? NO_LISTENER,
       reads: readListeners(notifier, pulls),
       fence: new SweepFence(() => coordinator(env)),
+      upstreams: cfg.mirror.upstreams.length > 0 ? new Upstreams(cfg.mirror, (url, init) => fetch(url, init)) : NO_UPSTREAMS,
     };
   }
   return cached;
-}
-
-function guardFor(auth: AccessController, id: Identity, url: URL): AccessGuard {
-  return {
-    requireBase: () => auth.requireBase(id, url),
-    require: (repo, action) => auth.require(id, repo, action, url),
-    may: (repo, action) => auth.may(id, repo, action),
-    canRead: (repo) => auth.canRead(id, repo),
-    readsEverything: auth.readsEverything,
-    requireAdmin: () => auth.requireAdmin(id, url),
-  };
 }
 
 function requestInfo(req: Request, url: URL, id: Identity, requestId: string): RequestInfo {
@@ -134,7 +128,7 @@ interface Seen {
 }
 
 async function serve(req: Request, url: URL, env: Env, exec: ExecutionContext, seen: Seen): Promise<Response> {
-  const { cfg, storage, auth, hints, writes, reads, fence } = setup(env);
+  const { cfg, storage, auth, hints, writes, reads, fence, upstreams } = setup(env);
   seen.phase = "authenticate";
   if (auth.tokenPath !== null && url.pathname === auth.tokenPath) return withCommonHeaders(await auth.handleToken(req));
   // A scraper's bearer token is the metrics token, not a registry credential: it never reaches the auth mode.
@@ -149,13 +143,18 @@ async function serve(req: Request, url: URL, env: Env, exec: ExecutionContext, s
     hints,
     url,
     request,
-    access: guardFor(auth, id, url),
+    access: accessGuard(auth, id, url),
     session: (repo, uuid) =>
       env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(sessionName(repo, uuid))) as unknown as UploadSessionRpc,
     metadata: (repo) =>
       env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as RepositoryMetadataRpc,
     jobs: () => coordinator(env),
     fence,
+    pullThrough: {
+      upstreams,
+      hashing: workerdHashing,
+      fills: (repo) => env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as BlobFillRpc,
+    },
     outbox: (shard) => outbox(env, shard),
     waitUntil: (work) => exec.waitUntil(work),
     written: (...events) => {

@@ -10,6 +10,7 @@ import { parseMaintenance, type MaintenanceConfig } from "./maintenance";
 import { parseNotifications, type NotificationsConfig } from "./notifications";
 import { parseS3, type S3Config } from "./storage";
 import { parseUiConfig, type UiConfig } from "./ui";
+import { parseUpstreams, type MirrorConfig } from "./upstreams";
 import { DAY, MiB, SECOND, readBool, readDuration, readInt, type Env } from "./values";
 
 export { ConfigError, parseGoDuration, type Env } from "./values";
@@ -20,6 +21,7 @@ export type { UiConfig } from "./ui";
 export type { GcConfig } from "./gc";
 export type { RetentionConfig } from "./retention";
 export type { NotificationEndpoint, NotificationsConfig } from "./notifications";
+export type { MirrorConfig, Upstream } from "./upstreams";
 export type { ObservabilityConfig } from "./logging";
 
 /** What the upload-session Durable Object needs: it parses only these (no auth secrets, no policies). */
@@ -51,6 +53,8 @@ export interface Config extends UploadConfig {
   gc: GcConfig;
   /** Webhook endpoints (REGISTRY_NOTIFICATIONS). */
   notifications: NotificationsConfig;
+  /** Pull-through cache: the upstreams mirrored (REGISTRY_PROXY_*, BERTH_UPSTREAMS). */
+  mirror: MirrorConfig;
   /** The operator's log level and the metrics endpoint's bearer secret (BERTH_LOG_LEVEL, BERTH_METRICS_TOKEN). */
   observability: ObservabilityConfig;
 }
@@ -79,6 +83,7 @@ export function parseConfig(env: Env): Config {
     ui: parseUiConfig(env),
     gc: parseGc(env),
     notifications: parseNotifications(env),
+    mirror: parseUpstreams(env),
     observability: parseObservability(env),
   };
 }

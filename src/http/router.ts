@@ -5,10 +5,12 @@
 import { IttyRouter, type IRequest } from "itty-router";
 import { OciError } from "../oci/errors";
 import { parseDigestSegment, validateRepositoryName } from "../oci/names";
-import { deleteBlob, getBlob, headBlob } from "../registry/blobs";
+import { deleteBlob } from "../registry/blobs";
 import { listRepositories } from "../registry/catalog";
 import { type RegistryContext, json } from "../registry/context";
-import { deleteManifest, getManifest, putManifest } from "../registry/manifests";
+import { deleteManifest, putManifest } from "../registry/manifests";
+import { pullManifest } from "../registry/mirror";
+import { pullBlob } from "../registry/mirror-blobs";
 import { deadLetters, eventStats, replay } from "../registry/events";
 import { health } from "../registry/health";
 import { jobStatus, startJob } from "../registry/jobs";
@@ -43,7 +45,7 @@ const manifests: Handler = (req, ctx) => {
     case "GET":
     case "HEAD":
       ctx.access.require(repo, "read");
-      return getManifest(ctx, repo, ref, req, req.method === "HEAD");
+      return pullManifest(ctx, repo, ref, req, req.method === "HEAD"); // local, or through the pull-through cache
     case "PUT":
       ctx.access.require(repo, "create"); // moving an existing tag also needs "update" (checked by the handler)
       return putManifest(ctx, repo, ref, req);
@@ -78,11 +80,9 @@ const blobs: Handler = (req, ctx) => {
   const digest = parseDigestSegment(param(req, "digest"));
   switch (req.method) {
     case "HEAD":
-      ctx.access.require(repo, "read");
-      return headBlob(ctx, repo, digest);
     case "GET":
       ctx.access.require(repo, "read");
-      return getBlob(ctx, repo, digest, req);
+      return pullBlob(ctx, repo, digest, req, req.method === "HEAD"); // local, or through the pull-through cache
     case "DELETE":
       ctx.access.require(repo, "delete");
       return deleteBlob(ctx, repo, digest);
@@ -156,7 +156,20 @@ export async function route(req: Request, ctx: RegistryContext): Promise<Respons
     // Distribution's storage.maintenance.readonly: pulls work, every write is refused before anything else.
     throw new OciError("UNSUPPORTED", "the registry is in read-only mode (REGISTRY_STORAGE_MAINTENANCE_READONLY): writes are refused", { status: 405 });
   }
+  refuseMirrorWrite(req, ctx);
   const res = await router.fetch(req as IRequest, ctx);
   if (res) return res;
   throw new OciError("UNSUPPORTED", "no such endpoint in the registry API", { status: 404 });
+}
+
+/** A repository path's name (raw); null for the other endpoints. */
+const REPOSITORY_PATH = /^\/v2\/(.+?)\/(?:manifests|blobs)\//;
+
+/** Nobody writes into a pull-through cache's names (Distribution's proxy mode answers the same). */
+function refuseMirrorWrite(req: Request, ctx: RegistryContext): void {
+  if (req.method === "GET" || req.method === "HEAD" || !ctx.pullThrough.upstreams.enabled) return;
+  const name = REPOSITORY_PATH.exec(new URL(req.url).pathname)?.[1];
+  if (name !== undefined && ctx.pullThrough.upstreams.isMirrored(name)) {
+    throw new OciError("UNSUPPORTED", `${name} is a pull-through cache of an upstream registry: pushes and deletes are refused`, { status: 405 });
+  }
 }

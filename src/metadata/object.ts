@@ -2,6 +2,7 @@
 // that every change to the repository's revision links, tags and referrers index is made one at a time. It
 // holds no state of its own: the bucket is the truth, and the object only orders the writes. It parses only
 // the storage settings and the immutable tags, and vouches to the collector's fence before it links a manifest.
+// It also hosts the single flight of the repository's pull-through blob fetches (fills.ts), in memory only.
 
 import { DurableObject } from "cloudflare:workers";
 import { readLogLevel } from "../config/logging";
@@ -13,11 +14,14 @@ import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import type { RpcResult } from "../oci/rpc";
 import { createStorage } from "../storage";
 import { SweepFence, type SweepFenceRpc } from "../storage/sweep-fence";
+import { BlobFills, type BlobFillRpc } from "./fills";
 import type { ManifestLink, ManifestLinked, RepositoryMetadataRpc } from "./protocol";
 import { RepositoryWrites } from "./writes";
 
-export class RepositoryMetadata extends DurableObject implements RepositoryMetadataRpc {
+export class RepositoryMetadata extends DurableObject implements RepositoryMetadataRpc, BlobFillRpc {
   private instance: RepositoryWrites | null = null;
+  /** Who is fetching which blob into this repository's pull-through cache (fills.ts). */
+  private readonly fills = new BlobFills();
 
   private writes(): RepositoryWrites {
     const env = this.env as Record<string, unknown>;
@@ -53,5 +57,17 @@ export class RepositoryMetadata extends DurableObject implements RepositoryMetad
 
   untag(repo: string, tag: string, digest: string): Promise<"removed" | "kept"> {
     return this.writes().untag(repo, tag, digest);
+  }
+
+  claimFill(digest: string, leaseMs: number): Promise<string | null> {
+    return this.fills.claimFill(digest, leaseMs);
+  }
+
+  releaseFill(digest: string, id: string): Promise<void> {
+    return this.fills.releaseFill(digest, id);
+  }
+
+  awaitFill(digest: string, maxMs: number): Promise<void> {
+    return this.fills.awaitFill(digest, maxMs);
   }
 }

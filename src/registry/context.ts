@@ -10,8 +10,11 @@ import type { SweepFence } from "../storage/sweep-fence";
 import type { EventOutboxRpc } from "../events/protocol";
 import type { MetricsBatch } from "../metrics/tally";
 import type { JobCoordinatorRpc } from "../jobs/protocol";
+import type { BlobFillRpc } from "../metadata/fills";
 import type { RepositoryMetadataRpc } from "../metadata/protocol";
 import type { UploadSessionRpc } from "../uploads/protocol";
+import type { Hashing } from "../uploads/hasher";
+import type { Upstreams } from "../upstream";
 import type { RequestInfo } from "./request";
 import type { UploadHints } from "./upload-hints";
 import type { ReadEvent } from "./reads";
@@ -63,6 +66,11 @@ export interface RegistryContext {
   fence: Pick<SweepFence, "vouch">;
   /** Returns the RPC stub of one event outbox (0 ≤ shard < OUTBOX_SHARDS, src/events/protocol.ts). */
   outbox(shard: number): EventOutboxRpc;
+  /**
+   * The pull-through cache: the upstreams (one client each per isolate), how blobs they send are hashed, and
+   * the single flight of blob fetches into a cache repository (its metadata object).
+   */
+  pullThrough: { upstreams: Upstreams; hashing: Hashing; fills(repo: string): BlobFillRpc };
   /** The isolate's guesses of which blob a new upload session is for. */
   hints: UploadHints;
   url: URL;

@@ -13,6 +13,7 @@ import { parseManifest, type ParsedManifest } from "../oci/manifest";
 import { normalizeMediaType } from "../oci/media-types";
 import { parseReference, validateTag, type Reference } from "../oci/names";
 import { unwrap } from "../oci/rpc";
+import type { ManifestLink } from "../metadata/protocol";
 import { mapLimit } from "../storage/limit";
 import type { StoredManifest } from "../storage/manifests";
 import { type RegistryContext, empty } from "./context";
@@ -84,12 +85,7 @@ export async function putManifest(ctx: RegistryContext, repo: string, rawRef: st
   const ifMatch = tags.length === 0 ? null : entityTags(req.headers.get("If-Match"));
   const ifNoneMatch = tags.length === 0 ? null : entityTags(req.headers.get("If-None-Match"));
   const d = formatDigest(digest);
-  const subject = manifest.subject
-    ? {
-        digest: manifest.subject.digest,
-        descriptor: referrerDescriptor(manifest, d, bytes.byteLength),
-      }
-    : null;
+  const subject = subjectLink(manifest, d, bytes.byteLength);
   // The bytes first (content-addressed, harmless if nothing links them), then the repository's metadata
   // through its one writer: revision link, referrers entry, and the tag last.
   await ctx.storage.manifests.putData(digest, bytes, manifest.mediaType);
@@ -138,6 +134,11 @@ export async function deleteManifest(ctx: RegistryContext, repo: string, rawRef:
   ctx.storage.manifests.noteLink(repo, digest, false);
   await ctx.written({ action: "manifest.delete", repository: repo, digest: formatDigest(digest), tags });
   return empty(202);
+}
+
+/** The referrers-index entry a manifest with a `subject` gets in its subject's index; null without one. */
+export function subjectLink(manifest: ParsedManifest, digest: string, size: number): ManifestLink["subject"] {
+  return manifest.subject ? { digest: manifest.subject.digest, descriptor: referrerDescriptor(manifest, digest, size) } : null;
 }
 
 /** Every blob and child manifest the manifest names must already be in the repository (`fresh`: ask the bucket, not caches). */

@@ -23,6 +23,12 @@ export class TagStore {
     }
   }
 
+  /** The tag's manifest and when the tag was last written (its link's Last-Modified), or null. */
+  async resolveAged(repo: string, tag: string): Promise<{ digest: Digest; lastModified: number } | null> {
+    const [head, digest] = await Promise.all([this.store.head(this.layout.tagCurrentLink(repo, tag)), this.resolve(repo, tag)]);
+    return head && digest ? { digest, lastModified: head.lastModified } : null;
+  }
+
   /** Points the tag at a stored manifest. The current link is written last: a tag moves only once the rest is in place. */
   async set(repo: string, tag: string, digest: Digest): Promise<void> {
     const link = formatDigest(digest);

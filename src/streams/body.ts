@@ -1,11 +1,11 @@
-// Request bodies that are read whole or refused: a small body (a manifest, a token form) read with a hard cap
+// Bodies that are read whole or refused: a small body (a manifest, a token form, an upstream's manifest) read with a hard cap
 // checked while reading, so an oversized or endless body costs at most the cap in memory and is refused with
 // 413; and a refused body drained before the answer, so the client sees the answer and not a reset.
 
 import { OciError } from "../oci/errors";
 import { readerOf, type ChunkReader } from "./blocks";
 
-export async function readLimited(req: Request, limit: number, what: string): Promise<Uint8Array> {
+export async function readLimited(req: Pick<Request, "headers" | "body">, limit: number, what: string): Promise<Uint8Array> {
   const declared = req.headers.get("Content-Length");
   // A refused body is drained by the Worker's error path, so the client gets the 413 and not a reset.
   if (declared !== null && Number(declared) > limit) throw tooLarge(what, limit);

@@ -18,6 +18,7 @@ const LAYER: Record<string, number> = {
   metrics: 1, // counting, flushing and the metrics object: the storage driver counts its requests
 
   "storage/driver": 2,
+  upstream: 2,
   storage: 3,
   uploads: 4,
   metadata: 4,

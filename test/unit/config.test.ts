@@ -69,6 +69,7 @@ describe("parseConfig defaults", () => {
       chunkMaxLength: 64 * MiB,
       ui: { enabled: true, corsOrigins: [] },
       notifications: { endpoints: [] },
+      mirror: { upstreams: [], wholeRegistry: false, evictAfterMs: null },
       observability: { logLevel: "info", metricsToken: null },
       maintenance: { readOnly: false, immutableTags: expect.objectContaining({ empty: true }) },
       gc: { enabled: true, delayMs: 3600_000, intervalMs: 86_400_000, deleteUntagged: false, dryRun: false, uploadPurgeAgeMs: 168 * 3600_000, fenceLeaseMs: 20_000, retention: null },

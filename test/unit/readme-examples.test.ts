@@ -7,16 +7,19 @@ import { policyAllows } from "../../src/http/auth/access";
 import { METRICS } from "../../src/metrics/catalog";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const STORAGE = {
+  REGISTRY_STORAGE_S3_BUCKET: "my-registry",
+  REGISTRY_STORAGE_S3_REGION: "us-east-1",
+  REGISTRY_STORAGE_S3_ACCESSKEY: "k",
+  REGISTRY_STORAGE_S3_SECRETKEY: "s",
+};
 
 describe("README examples", () => {
   it("the access-control example parses, and grants what the text says", () => {
     const m = /REGISTRY_ACCESSCONTROL = '''\n([\s\S]*?)\n'''/.exec(readme);
     expect(m, "access-control example in README").not.toBeNull();
     const cfg = parseConfig({
-      REGISTRY_STORAGE_S3_BUCKET: "my-registry",
-      REGISTRY_STORAGE_S3_REGION: "us-east-1",
-      REGISTRY_STORAGE_S3_ACCESSKEY: "k",
-      REGISTRY_STORAGE_S3_SECRETKEY: "s",
+      ...STORAGE,
       REGISTRY_AUTH: "htpasswd",
       REGISTRY_AUTH_HTPASSWD: `alice:$2y$05$${"a".repeat(53)}\nbob:$2y$05$${"b".repeat(53)}`,
       REGISTRY_ACCESSCONTROL: (m as RegExpExecArray)[1],
@@ -37,6 +40,21 @@ describe("README examples", () => {
     expect(may(null, "public/tools/x", "create")).toBe(false);
     expect(may("alice", "public/tools/x", "create")).toBe(true);
     expect(may("bob", "public/tools/x", "create")).toBe(false);
+  });
+
+  it("the pull-through cache example parses: two upstreams, Docker Hub the default, the password from its secret", () => {
+    const m = /BERTH_UPSTREAMS = '''\n([\s\S]*?)\n'''/.exec(readme);
+    expect(m, "BERTH_UPSTREAMS example in README").not.toBeNull();
+    const cfg = parseConfig({
+      ...STORAGE,
+      BERTH_UPSTREAMS: (m as RegExpExecArray)[1],
+      HUB_TOKEN: "dckr_pat_x",
+    });
+    expect(cfg.mirror.upstreams.map((u) => [u.name, u.prefix, u.default, u.dockerHub, u.ttlMs])).toEqual([
+      ["hub", "hub", true, true, 600_000],
+      ["ghcr", "ghcr", false, false, 3_600_000],
+    ]);
+    expect(cfg.mirror.upstreams[0]!.credentials).toEqual({ username: "me", password: "dckr_pat_x" });
   });
 
   it("the metrics table names every metric of the catalog with its type, and the settings table has the new settings", () => {

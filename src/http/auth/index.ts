@@ -6,7 +6,8 @@
 // refuses writes, saying why. Nothing here logs a credential, a token or an Authorization header.
 
 import type { AuthConfig } from "../../config/auth";
-import type { AccessController, ControllerOptions } from "./controller";
+import type { AccessGuard } from "../../registry/context";
+import type { AccessController, ControllerOptions, Identity } from "./controller";
 import { HtpasswdAccess } from "./modes/htpasswd";
 import { NoneAccess } from "./modes/none";
 import { TokenAccess } from "./modes/token";
@@ -33,4 +34,16 @@ export function createAccessController(cfg: AuthConfig, opts: ControllerOptions 
     case "token":
       return new TokenAccess(cfg, o);
   }
+}
+
+/** The controller's decisions bound to one caller and request URL: what handlers ask (RegistryContext.access). */
+export function accessGuard(auth: AccessController, id: Identity, url: URL): AccessGuard {
+  return {
+    requireBase: () => auth.requireBase(id, url),
+    require: (repo, action) => auth.require(id, repo, action, url),
+    may: (repo, action) => auth.may(id, repo, action),
+    canRead: (repo) => auth.canRead(id, repo),
+    readsEverything: auth.readsEverything,
+    requireAdmin: () => auth.requireAdmin(id, url),
+  };
 }

@@ -1,6 +1,7 @@
 // Starts CNCF Distribution 2.8 (Debian's `docker-registry serve`) as a reference registry for one e2e test
 // file: on a free 127.0.0.1 port, with a config written to a temp dir whose S3 driver points at the run's
-// Swift bucket (from inject("s3")) under a given rootdirectory, so Berth and Distribution can share it; and
+// Swift bucket (from inject("s3")) under a given rootdirectory, so Berth and Distribution can share it, or,
+// as an upstream of Berth's pull-through cache, on its own filesystem storage and with htpasswd auth; and
 // the parse of what its `garbage-collect` prints.
 // Never the packaged service or /etc/docker/registry/config.yml (all interfaces, htpasswd).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -33,6 +34,10 @@ export interface DistributionOptions {
   rootdirectory: string;
   /** storage.redirect.disable (default false: blob GET/HEAD answer 307 to presigned S3 URLs). */
   redirectDisable?: boolean;
+  /** Keep the content on the local filesystem (in its temp dir) instead of the S3 bucket: an unrelated upstream. */
+  filesystem?: boolean;
+  /** Contents of an htpasswd file (bcrypt entries): HTTP Basic auth on every request. */
+  htpasswd?: string;
 }
 
 const BINARY = "docker-registry";
@@ -67,24 +72,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A YAML scalar: JSON strings are valid YAML, and quoting keeps "test:tester" and "/" literal. */
 const q = (s: string) => JSON.stringify(s);
 
-function configYaml(port: number, opts: DistributionOptions): string {
+function configYaml(port: number, opts: DistributionOptions, tmp: string): string {
   const s3 = inject("s3");
+  const storage = opts.filesystem
+    ? ["  filesystem:", `    rootdirectory: ${q(path.join(tmp, "data"))}`]
+    : [
+        "  s3:",
+        `    accesskey: ${q(s3.accessKey)}`,
+        `    secretkey: ${q(s3.secretKey)}`,
+        `    region: ${q(s3.region)}`,
+        `    regionendpoint: ${q(s3.endpoint)}`,
+        `    bucket: ${q(s3.bucket)}`,
+        "    secure: false",
+        "    v4auth: true",
+        "    chunksize: 5242880",
+        `    rootdirectory: ${q("/" + opts.rootdirectory.replace(/^\/+/, ""))}`,
+      ];
+  const auth = opts.htpasswd === undefined ? [] : ["auth:", "  htpasswd:", "    realm: upstream", `    path: ${q(path.join(tmp, "htpasswd"))}`];
   return [
     "version: 0.1",
     "log:",
     "  level: info",
     "  fields: {service: registry}",
+    ...auth,
     "storage:",
-    "  s3:",
-    `    accesskey: ${q(s3.accessKey)}`,
-    `    secretkey: ${q(s3.secretKey)}`,
-    `    region: ${q(s3.region)}`,
-    `    regionendpoint: ${q(s3.endpoint)}`,
-    `    bucket: ${q(s3.bucket)}`,
-    "    secure: false",
-    "    v4auth: true",
-    "    chunksize: 5242880",
-    `    rootdirectory: ${q("/" + opts.rootdirectory.replace(/^\/+/, ""))}`,
+    ...storage,
     "  redirect:",
     `    disable: ${opts.redirectDisable ? "true" : "false"}`,
     "  delete:",
@@ -112,9 +124,10 @@ export async function startDistribution(opts: DistributionOptions): Promise<Dist
   let lastError = "";
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
-    await writeFile(configPath, configYaml(port, opts));
+    await writeFile(configPath, configYaml(port, opts, tmp));
+    if (opts.htpasswd !== undefined) await writeFile(path.join(tmp, "htpasswd"), opts.htpasswd);
     try {
-      return await launch(port, configPath, tmp, secrets);
+      return await launch(port, configPath, tmp, secrets, opts.htpasswd === undefined ? 200 : 401);
     } catch (e) {
       lastError = e instanceof Error ? e.message : String(e);
       if (!/address already in use/i.test(lastError)) break;
@@ -124,7 +137,7 @@ export async function startDistribution(opts: DistributionOptions): Promise<Dist
   throw new Error(lastError);
 }
 
-async function launch(port: number, configPath: string, tmp: string, secrets: string[]): Promise<Distribution> {
+async function launch(port: number, configPath: string, tmp: string, secrets: string[], ready: number): Promise<Distribution> {
   const child = spawn(BINARY, ["serve", configPath], { env: distributionEnv(), stdio: ["ignore", "pipe", "pipe"] });
   live.set(child, tmp);
   const watch = watchChild(child, "docker-registry", secrets, LOG_LIMIT);
@@ -148,7 +161,7 @@ async function launch(port: number, configPath: string, tmp: string, secrets: st
 
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitForHttp(`${url}/v2/`, { status: 200, timeoutMs: READY_TIMEOUT_MS, intervalMs: 100, exited: () => watch.exited, what: "docker-registry serve" });
+    await waitForHttp(`${url}/v2/`, { status: ready, timeoutMs: READY_TIMEOUT_MS, intervalMs: 100, exited: () => watch.exited, what: "docker-registry serve" });
   } catch (e) {
     await stop();
     throw new Error(`${e instanceof Error ? e.message : String(e)}${watch.spawnError ? ` (${watch.spawnError})` : ""}\n${logs()}`);

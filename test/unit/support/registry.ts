@@ -18,6 +18,7 @@ import { GcLedger } from "../../../src/jobs/gc/ledger";
 import { JOBS } from "../../../src/jobs/kinds";
 import { JobRunner } from "../../../src/jobs/runner";
 import { RepositoryWrites } from "../../../src/metadata/writes";
+import { BlobFills } from "../../../src/metadata/fills";
 import type { Job } from "../../../src/jobs/job";
 import { FAULT_CODE, OciError, type OciErrorCode } from "../../../src/oci/errors";
 import type { AccessGuard, Action, RegistryContext, RequestInfo } from "../../../src/registry/context";
@@ -35,6 +36,7 @@ import { MemoryDriver } from "../../../src/storage/driver/memory";
 import type { UploadSessionRpc } from "../../../src/uploads/protocol";
 import { sessionName } from "../../../src/uploads/protocol";
 import { UploadSessionCore } from "../../../src/uploads/session-core";
+import { Upstreams, type Fetch as UpstreamFetch } from "../../../src/upstream";
 import { expect } from "vitest";
 import { bytesOf } from "./content";
 import { Clock, MemoryOutboxStorage, MemoryRunnerStorage, MemorySessionStorage, NodeHashing } from "./memory";
@@ -228,6 +230,8 @@ export interface RegistryOptions {
   driver?: MemoryDriver;
   /** Job kinds the runner knows (default: the Worker's). */
   jobKinds?: ReadonlyMap<string, Job<unknown>>;
+  /** How the pull-through cache reaches its upstreams (default: every request fails as unreachable). */
+  upstreamFetch?: UpstreamFetch;
 }
 
 export interface CallInit {
@@ -245,6 +249,8 @@ export class TestRegistry {
   readonly access = new TestAccess();
   readonly hints: UploadHints;
   readonly sessions: Sessions;
+  /** The repositories' pull-through fills, by name, created on first use. */
+  readonly fills = new Map<string, BlobFills>();
   /** The repositories' metadata writers, by name, created on first use. */
   readonly metadata = new Map<string, RepositoryWrites>();
   readonly jobStorage = new MemoryRunnerStorage();
@@ -319,6 +325,11 @@ export class TestRegistry {
         tick: async () => [],
       }),
       fence: new SweepFence(() => this.fence, this.clock.now),
+      pullThrough: {
+        upstreams: new Upstreams(this.cfg.mirror, opts.upstreamFetch ?? (() => Promise.reject(new TypeError("fetch failed"))), this.clock.now),
+        hashing: new NodeHashing(),
+        fills: (repo) => this.fillsOf(repo),
+      },
       outbox: (shard) => this.outboxAt(shard).outbox,
       hints: this.hints,
       url: new URL(ORIGIN),
@@ -337,6 +348,13 @@ export class TestRegistry {
         read: () => this.metricsTable.read(),
       },
     };
+  }
+
+  /** The single flight of the repository's pull-through blob fetches (held by its metadata object). */
+  fillsOf(repo: string): BlobFills {
+    let f = this.fills.get(repo);
+    if (!f) this.fills.set(repo, (f = new BlobFills(this.clock.now)));
+    return f;
   }
 
   /** The repository's metadata writer (its own stores and fence client, as the Durable Object has). */

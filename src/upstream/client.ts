@@ -1,0 +1,147 @@
+// A client of one upstream registry's pull API (manifests and blobs by GET and HEAD), for the pull-through
+// cache. It tries the upstream's URLs in order (the next one when a URL cannot be reached, or answers 429 or
+// 5xx), authenticates as the upstream's challenge asks (auth.ts), and follows blob redirects itself (so the
+// upstream's Authorization is never sent to another origin, such as Docker Hub's CDN). Every failure is an UpstreamError saying what kind it was, so the
+// cache can decide between serving a stale copy and passing the error on.
+
+import type { Upstream } from "../config/upstreams";
+import { readLimited } from "../streams/body";
+import { UpstreamAuth, type Fetch } from "./auth";
+
+export type { Fetch } from "./auth";
+
+/** What went wrong upstream: `missing` (404), `throttled` (429), `refused` (401/403), `unavailable` (5xx, network). */
+export type UpstreamFailure = "missing" | "throttled" | "refused" | "unavailable";
+
+export class UpstreamError extends Error {
+  constructor(
+    readonly upstream: string,
+    readonly kind: UpstreamFailure,
+    /** The upstream's status, null when it could not be reached. */
+    readonly status: number | null,
+    readonly retryAfter: string | null = null,
+  ) {
+    super(`upstream ${upstream} ${status === null ? "could not be reached" : `answered ${status}`}`);
+    this.name = "UpstreamError";
+  }
+}
+
+export interface UpstreamManifest {
+  bytes: Uint8Array;
+  mediaType: string | null;
+  /** Docker-Content-Digest, when the upstream sent it. */
+  digest: string | null;
+}
+
+export interface UpstreamBlob {
+  body: ReadableStream<Uint8Array>;
+  /** Content-Length, when the upstream sent it. */
+  size: number | null;
+}
+
+/** The spec's lower bound for what registries must accept; an upstream's manifest above it is refused. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_REDIRECTS = 5;
+
+export class UpstreamClient {
+  private readonly auth: UpstreamAuth;
+
+  constructor(
+    readonly upstream: Upstream,
+    private readonly fetch: Fetch,
+    now: () => number = Date.now,
+  ) {
+    this.auth = new UpstreamAuth(upstream.credentials, fetch, now);
+  }
+
+  /** HEAD of a manifest: its digest (null when the upstream did not say). */
+  async headManifest(repo: string, ref: string, accept: string): Promise<string | null> {
+    const res = await this.send(repo, `manifests/${ref}`, "HEAD", { Accept: accept });
+    await res.body?.cancel();
+    return res.headers.get("Docker-Content-Digest");
+  }
+
+  async getManifest(repo: string, ref: string, accept: string): Promise<UpstreamManifest> {
+    const res = await this.send(repo, `manifests/${ref}`, "GET", { Accept: accept });
+    const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `the manifest of upstream ${this.upstream.name}`);
+    return { bytes, mediaType: res.headers.get("Content-Type"), digest: res.headers.get("Docker-Content-Digest") };
+  }
+
+  async headBlob(repo: string, digest: string): Promise<number | null> {
+    const res = await this.send(repo, `blobs/${digest}`, "HEAD", {});
+    await res.body?.cancel();
+    return sizeOf(res);
+  }
+
+  async getBlob(repo: string, digest: string): Promise<UpstreamBlob> {
+    const res = await this.send(repo, `blobs/${digest}`, "GET", {});
+    if (!res.body) throw new UpstreamError(this.upstream.name, "unavailable", res.status);
+    return { body: res.body, size: sizeOf(res) };
+  }
+
+  /** One request, over the upstream's URLs in order, authenticated; resolves only with a 2xx answer. */
+  private async send(repo: string, path: string, method: string, headers: Record<string, string>): Promise<Response> {
+    let failure: UpstreamError | null = null;
+    for (const base of this.upstream.urls) {
+      try {
+        return await this.sendTo(base, `/v2/${repo}/${path}`, method, headers, `repository:${repo}:pull`);
+      } catch (e) {
+        if (!(e instanceof UpstreamError)) throw e;
+        failure = e;
+        // Another URL may well have what this one has not answered; a 404 or a refusal is the upstream's word.
+        if (e.kind === "missing" || e.kind === "refused") throw e;
+      }
+    }
+    throw failure ?? new UpstreamError(this.upstream.name, "unavailable", null);
+  }
+
+  private async sendTo(base: string, path: string, method: string, headers: Record<string, string>, scope: string): Promise<Response> {
+    const origin = new URL(base).origin;
+    const known = this.auth.known(origin, scope);
+    let res = await this.hop(`${base}${path}`, method, withAuth(headers, known));
+    if (res.status === 401) {
+      // A token the upstream no longer takes (revoked, its clock ahead of ours) is not offered again.
+      if (known !== null) this.auth.forget(origin, scope);
+      const answer = await this.auth.answer(origin, res.headers.get("WWW-Authenticate"), scope);
+      await res.body?.cancel();
+      if (answer !== null) res = await this.hop(`${base}${path}`, method, withAuth(headers, answer));
+    }
+    if (res.ok) return res;
+    await res.body?.cancel();
+    const kind: UpstreamFailure =
+      res.status === 404 ? "missing" : res.status === 429 ? "throttled" : res.status === 401 || res.status === 403 ? "refused" : "unavailable";
+    throw new UpstreamError(this.upstream.name, kind, res.status, res.headers.get("Retry-After"));
+  }
+
+  /** A request with its redirects followed by hand: Authorization goes to the first origin only. */
+  private async hop(url: string, method: string, headers: Record<string, string>): Promise<Response> {
+    let target = url;
+    let sent = headers;
+    for (let i = 0; ; i++) {
+      let res: Response;
+      try {
+        res = await this.fetch(target, { method, headers: sent, redirect: "manual" });
+      } catch {
+        throw new UpstreamError(this.upstream.name, "unavailable", null);
+      }
+      const location = res.headers.get("Location");
+      if (![301, 302, 303, 307, 308].includes(res.status) || location === null || i >= MAX_REDIRECTS) return res;
+      await res.body?.cancel();
+      const next = new URL(location, target);
+      if (next.origin !== new URL(target).origin) {
+        const { Authorization: _dropped, ...rest } = sent;
+        sent = rest;
+      }
+      target = next.toString();
+    }
+  }
+}
+
+function withAuth(headers: Record<string, string>, auth: string | null): Record<string, string> {
+  return auth === null ? headers : { ...headers, Authorization: auth };
+}
+
+function sizeOf(res: Response): number | null {
+  const n = Number(res.headers.get("Content-Length") ?? "");
+  return res.headers.has("Content-Length") && Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
