@@ -91,6 +91,12 @@ async function refreshTag(ctx: RegistryContext, route: MirrorRoute, tag: string,
     }
     await fetchManifest(ctx, route, tag, req, null, tag);
   } catch (e) {
+    // A tag BERTH_IMMUTABLE_TAGS covers in the cache is pinned to what was mirrored first: when it moves
+    // upstream, the cache goes on serving that (an operator's guard against a re-pushed upstream tag).
+    if (cached && e instanceof OciError && e.code === "DENIED") {
+      log.warn(`pull-through: ${route.remote}:${tag} moved upstream, but ${route.cache}:${tag} is immutable; serving the pinned manifest`);
+      return;
+    }
     if (!(e instanceof UpstreamError)) throw e;
     if (cached && e.kind !== "missing") {
       log.warn(`pull-through: ${e.message} for ${route.remote}:${tag}; serving the cached ${route.cache}:${tag} (stale)`);

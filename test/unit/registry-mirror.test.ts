@@ -173,6 +173,15 @@ describe("manifests by tag: ttl and staleness", () => {
     expect(await pullTag(`/v2/hub/team/app/manifests/${v1.manifest}`)).toBe(v1.manifest);
   });
 
+  it("a tag made immutable in the cache (BERTH_IMMUTABLE_TAGS) stays pinned when it moves upstream: the cached manifest is served", async () => {
+    r = registry({ env: { ...hubEnv, BERTH_IMMUTABLE_TAGS: JSON.stringify({ "hub/**": ["^v"] }) }, upstreamFetch: up.fetch });
+    const v1 = up.image("team/app", "v1");
+    expect(await pullTag("/v2/hub/team/app/manifests/v1")).toBe(v1.manifest);
+    up.image("team/app", "v1"); // moved upstream
+    r.clock.advance(TTL_MS * 2);
+    expect(await pullTag("/v2/hub/team/app/manifests/v1")).toBe(v1.manifest);
+  });
+
   it("upstream down, 5xx or 429 after ttl: the cached manifest is served stale", async () => {
     const v1 = up.image("team/app", "1");
     await pullTag("/v2/hub/team/app/manifests/1");
