@@ -19,6 +19,7 @@ import { unwrap } from "../oci/rpc";
 import { UpstreamError, type MirrorRoute } from "../upstream";
 import type { RegistryContext } from "./context";
 import { getManifest, subjectLink } from "./manifests";
+import { listTags, tagsAnswer } from "./tags";
 
 /** What the cache asks upstreams for when the client's Accept says nothing. */
 const DEFAULT_ACCEPT = [
@@ -162,4 +163,30 @@ export function upstreamFailure(e: UpstreamError, ref: string, blob = false): Er
       log.warn(`pull-through: ${e.message}`);
       return new RegistryFault(`${e.message}; nothing is cached for it`);
   }
+}
+
+/**
+ * GET tags/list of a name the upstreams claim: the upstream's list, saved in the cache repository and served
+ * from there for `ttl`; when the upstream cannot answer, the list saved last, else the tags cached locally.
+ */
+export async function pullTagList(ctx: RegistryContext, repo: string): Promise<Response> {
+  const route = await mirrorRoute(ctx, repo);
+  if (!route) return listTags(ctx, repo);
+  const { tags } = ctx.storage;
+  const now = ctx.pullThrough.upstreams.now();
+  const saved = await tags.upstreamList(route.cache);
+  let list = saved && now - saved.savedAt < route.upstream.ttlMs ? saved.tags : null;
+  if (list === null) {
+    try {
+      list = await ctx.pullThrough.upstreams.client(route.upstream).listTags(route.remote);
+      await tags.saveUpstreamList(route.cache, list, now);
+    } catch (e) {
+      if (!(e instanceof UpstreamError)) throw e;
+      if (route.fallback) return listTags(ctx, repo);
+      if (e.kind === "missing") throw new OciError("NAME_UNKNOWN", "repository name not known to registry", { detail: { name: repo } });
+      log.warn(`pull-through: the tag list of ${route.remote} from ${route.upstream.name}: ${e.message}; serving what is cached`);
+      list = saved?.tags ?? (await tags.list(route.cache));
+    }
+  }
+  return namespaced(tagsAnswer(ctx, repo, list), route);
 }

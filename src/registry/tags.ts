@@ -2,6 +2,7 @@
 
 import { OciError } from "../oci/errors";
 import { type RegistryContext, json } from "./context";
+import { compareLexical } from "../storage/tags";
 import { paginate } from "./pagination";
 
 export async function listTags(ctx: RegistryContext, repo: string): Promise<Response> {
@@ -12,6 +13,11 @@ export async function listTags(ctx: RegistryContext, repo: string): Promise<Resp
   if (tags.length === 0 && !(await ctx.storage.repositories.exists(repo))) {
     throw new OciError("NAME_UNKNOWN", "repository name not known to registry", { detail: { name: repo } });
   }
-  const page = paginate(tags, ctx.url, `/v2/${repo}/tags/list`);
+  return tagsAnswer(ctx, repo, tags);
+}
+
+/** The answer for a list of tags: sorted as the spec asks, one page of it (n/last), with a Link to the next. */
+export function tagsAnswer(ctx: RegistryContext, repo: string, tags: readonly string[]): Response {
+  const page = paginate([...tags].sort(compareLexical), ctx.url, `/v2/${repo}/tags/list`);
   return json({ name: repo, tags: page.items }, { headers: page.link ? { Link: page.link } : {} });
 }

@@ -11,6 +11,7 @@
 //       _uploads/<uuid>/...                                               Distribution's upload state (Berth writes none)
 //       _berth/referrers/<alg>/<subject-hex>/<alg>/<hex>                  Berth's referrers index (see below)
 //       _berth/pulls/<alg>/<hex>                                          empty; its time is the manifest's last pull
+//       _berth/upstream-tags.json                                         a pull-through cache's upstream tag list
 //
 // Every link file holds exactly "<alg>:<hex>" with no newline. Distribution skips directories under a
 // repository whose name starts with "_" and that it does not know, so `_berth` is invisible to it.
@@ -172,6 +173,11 @@ export class Layout {
   /** Everything under one tag (current link and index), for tag deletion. */
   tagRoot(n: string, t: string): string {
     return `${this.tagsRoot(n)}${tag(t)}/`;
+  }
+
+  /** The tag list a cache repository's upstream gave last (its Last-Modified says when). */
+  upstreamTags(n: string): string {
+    return `${this.repository(n)}_berth/upstream-tags.json`;
   }
 
   /** An empty object whose Last-Modified is the manifest's last recorded pull in the repository. */

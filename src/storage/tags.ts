@@ -56,6 +56,24 @@ export class TagStore {
     return tags.sort(compareLexical);
   }
 
+  /** The tag list last saved for a cache repository's upstream, with when it was saved (ms); null if none. */
+  async upstreamList(repo: string): Promise<{ tags: string[]; savedAt: number } | null> {
+    const res = await this.store.get(this.layout.upstreamTags(repo));
+    if (!res) return null;
+    try {
+      const doc = JSON.parse(await new Response(res.body).text()) as { tags?: unknown; savedAt?: unknown };
+      if (!Array.isArray(doc.tags) || typeof doc.savedAt !== "number") return null;
+      return { tags: doc.tags.filter((t): t is string => typeof t === "string"), savedAt: doc.savedAt };
+    } catch {
+      return null;
+    }
+  }
+
+  async saveUpstreamList(repo: string, tags: readonly string[], savedAt: number): Promise<void> {
+    const body = JSON.stringify({ tags, savedAt });
+    await this.store.put(this.layout.upstreamTags(repo), body, { length: new TextEncoder().encode(body).byteLength, contentType: "application/json" });
+  }
+
   /** Tags whose current link points at the digest. */
   async pointingTo(repo: string, digest: Digest): Promise<string[]> {
     const tags = await this.list(repo);

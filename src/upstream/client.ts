@@ -42,6 +42,9 @@ export interface UpstreamBlob {
 /** The spec's lower bound for what registries must accept; an upstream's manifest above it is refused. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_REDIRECTS = 5;
+/** A tag list's pages followed at most, and bytes per page read at most. */
+const MAX_TAG_PAGES = 20;
+const MAX_TAG_LIST_BYTES = 8 * 1024 * 1024;
 
 export class UpstreamClient {
   private readonly auth: UpstreamAuth;
@@ -65,6 +68,22 @@ export class UpstreamClient {
     const res = await this.send(repo, `manifests/${ref}`, "GET", { Accept: accept });
     const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `the manifest of upstream ${this.upstream.name}`);
     return { bytes, mediaType: res.headers.get("Content-Type"), digest: res.headers.get("Docker-Content-Digest") };
+  }
+
+  /** Every tag of the repository upstream, following its pages (bounded). */
+  async listTags(repo: string): Promise<string[]> {
+    const tags: string[] = [];
+    let path = "tags/list?n=1000";
+    for (let page = 0; page < MAX_TAG_PAGES; page++) {
+      const res = await this.send(repo, path, "GET", { Accept: "application/json" });
+      const doc = JSON.parse(new TextDecoder().decode(await readLimited(res, MAX_TAG_LIST_BYTES, `the tag list of upstream ${this.upstream.name}`))) as { tags?: unknown };
+      if (Array.isArray(doc.tags)) for (const t of doc.tags) if (typeof t === "string") tags.push(t);
+      // Link: </v2/<repo>/tags/list?n=…&last=…>; rel="next"
+      const next = /<([^>]*\/tags\/list\?[^>]*)>\s*;\s*rel="?next"?/.exec(res.headers.get("Link") ?? "")?.[1];
+      if (!next) return tags;
+      path = `tags/list?${next.slice(next.indexOf("?") + 1)}`;
+    }
+    return tags;
   }
 
   async headBlob(repo: string, digest: string): Promise<number | null> {

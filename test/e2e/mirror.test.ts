@@ -138,6 +138,21 @@ describe("pull-through cache (Distribution upstream with htpasswd)", () => {
     expect((await digestIn("lib/app", "v1")).status).toBe(404); // no ns, no prefix, no default: a local name
   });
 
+  it("tags/list of a mirrored repository is the upstream's list, through the prefix and through ns", async () => {
+    await toUpstream("v1", "lib/listed:a");
+    await toUpstream("v1", "lib/listed:b");
+    const listed = async (p: string) => {
+      const res = await req(berth.url, p);
+      expect(res.status, p).toBe(200);
+      return { body: await res.json(), ns: res.headers.get("OCI-Namespace") };
+    };
+    expect(await listed("/v2/up/lib/listed/tags/list")).toEqual({ body: { name: "up/lib/listed", tags: ["a", "b"] }, ns: null });
+    expect(await listed("/v2/lib/listed/tags/list?ns=upstream.test")).toEqual({ body: { name: "lib/listed", tags: ["a", "b"] }, ns: "upstream.test" });
+    const unknown = await req(berth.url, "/v2/up/lib/none/tags/list");
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("NAME_UNKNOWN");
+  });
+
   it("a push into a mirror's prefix is refused; a push elsewhere works", async () => {
     const refused = await skopeo(["--insecure-policy", "copy", "--dest-tls-verify=false", `oci:${src}:v1`, `docker://${host}/up/lib/mine:v1`], { timeoutMs: 90_000 });
     expect(refused.code).not.toBe(0);

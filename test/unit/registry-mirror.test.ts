@@ -182,6 +182,31 @@ describe("manifests by tag: ttl and staleness", () => {
     expect(await pullTag("/v2/hub/team/app/manifests/v1")).toBe(v1.manifest);
   });
 
+  it("tags/list asks the upstream (every page), serves its list for ttl, then the saved list when the upstream is down", async () => {
+    up.pageSize = 2;
+    for (const t of ["1", "2", "3"]) up.image("team/app", t);
+    await pullTag("/v2/hub/team/app/manifests/1"); // one tag cached locally; the list is the upstream's
+    const list = async () => ((await (await expectStatus(await r.call("GET", "/v2/hub/team/app/tags/list"), 200)).json()) as { tags: string[] }).tags;
+    expect(await list()).toEqual(["1", "2", "3"]);
+    up.image("team/app", "4");
+    r.clock.advance(TTL_MS / 2);
+    expect(await list()).toEqual(["1", "2", "3"]); // saved for ttl
+    r.clock.advance(TTL_MS);
+    expect(await list()).toEqual(["1", "2", "3", "4"]);
+    up.down = true;
+    r.clock.advance(TTL_MS * 2);
+    expect(await list()).toEqual(["1", "2", "3", "4"]); // the saved list, stale
+    up.down = false;
+    up.image("library/alpine", "3");
+    const res = await expectStatus(await r.call("GET", "/v2/library/alpine/tags/list?ns=docker.io"), 200);
+    expect(res.headers.get("OCI-Namespace")).toBe("docker.io");
+    expect(await res.json()).toEqual({ name: "library/alpine", tags: ["3"] });
+  });
+
+  it("tags/list of a name the upstream does not know answers NAME_UNKNOWN", async () => {
+    await expectError(await r.call("GET", "/v2/hub/team/none/tags/list"), 404, "NAME_UNKNOWN");
+  });
+
   it("upstream down, 5xx or 429 after ttl: the cached manifest is served stale", async () => {
     const v1 = up.image("team/app", "1");
     await pullTag("/v2/hub/team/app/manifests/1");

@@ -85,6 +85,8 @@ export class FakeUpstream {
     if (this.status !== null) return new Response("busy", { status: this.status, headers: { "Retry-After": "7" } });
     const refused = this.challenge(headers.get("Authorization"), u);
     if (refused) return refused;
+    const list = /^\/v2\/(.+)\/tags\/list$/.exec(u.pathname);
+    if (list) return this.tagList(list[1]!, u);
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(u.pathname);
     if (!m) return new Response(null, { status: 404 });
     const [, repo, kind, ref] = m as unknown as [string, string, string, string];
@@ -100,6 +102,20 @@ export class FakeUpstream {
       headers: { "Content-Type": found.mediaType, "Docker-Content-Digest": digest!, "Content-Length": String(found.bytes.byteLength) },
     });
   };
+
+  /** tags/list with n/last pages (at most `pageSize` tags each) and a Link to the next, as Distribution does. */
+  pageSize = 1000;
+  private tagList(repo: string, u: URL): Response {
+    const all = [...this.tags.keys()].filter((k) => k.startsWith(`${repo}:`)).map((k) => k.slice(repo.length + 1)).sort();
+    if (all.length === 0) return new Response(JSON.stringify({ errors: [{ code: "NAME_UNKNOWN", message: "unknown" }] }), { status: 404 });
+    const last = u.searchParams.get("last");
+    const n = Math.min(Number(u.searchParams.get("n") ?? all.length), this.pageSize);
+    const rest = last === null ? all : all.filter((t) => t > last);
+    const page = rest.slice(0, n);
+    const headers: Record<string, string> = { "Content-Type": "application/json" };
+    if (rest.length > n) headers.Link = `</v2/${repo}/tags/list?n=${n}&last=${page.at(-1)}>; rel="next"`;
+    return new Response(JSON.stringify({ name: repo, tags: page }), { status: 200, headers });
+  }
 
   private bytes(b: Uint8Array | null, method: string, digest?: string): Response {
     if (!b) return new Response(null, { status: 404 });
@@ -120,7 +136,7 @@ export class FakeUpstream {
     }
     const token = authorization?.replace(/^Bearer /, "");
     if (token && this.issued.includes(token)) return null;
-    const repo = /^\/v2\/(.+)\/(?:manifests|blobs)\//.exec(u.pathname)?.[1] ?? "";
+    const repo = /^\/v2\/(.+)\/(?:manifests|blobs|tags)\//.exec(u.pathname)?.[1] ?? "";
     return new Response(null, {
       status: 401,
       headers: { "WWW-Authenticate": `Bearer realm="${AUTH}",service="upstream.test",scope="repository:${repo}:pull"` },
