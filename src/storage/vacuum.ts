@@ -81,12 +81,13 @@ export class Vacuum {
 
   /**
    * Removes a manifest from a repository as Distribution's RemoveManifest does — the tag index entries that
-   * name it, then its revision link — plus Berth's referrers entry under its subject. Tags are not touched:
+   * name it, then its revision link — plus Berth's referrers entry under its subject and its pull record. Tags are not touched:
    * the caller removes only manifests no tag points at.
    */
   async removeManifest(repo: string, digest: Digest, subject: Digest | null, indexTags: readonly string[]): Promise<void> {
     const keys = indexTags.map((t) => this.layout.tagIndexLink(repo, t, digest));
     if (subject) keys.push(this.layout.referrer(repo, subject, digest));
+    keys.push(this.layout.pullRecord(repo, digest)); // in the same batch: no request of its own
     await this.deleteAll(keys);
     await this.store.delete(this.layout.manifestRevisionLink(repo, digest));
   }

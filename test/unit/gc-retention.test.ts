@@ -118,18 +118,23 @@ describe("pull records", () => {
     };
   }
 
-  it("pulledWithin keeps the tags pulled in its window and removes the rest", async () => {
+  it("pulledWithin keeps the tags pulled in its window and removes the rest, with their pull records", async () => {
     const r = withRetention({ policies: [{ repositories: ["**"], keepTags: [{ pulledWithin: "24h" }] }] });
-    await pushTags(r, "app", ["pulled", "idle"], 60);
+    const img = await pushTags(r, "app", ["pulled", "idle", "never"], 60);
+    await expectStatus(await r.call("GET", "/v2/app/manifests/idle"), 200);
+    await isolate(r)(); // idle's pull, long before the window
     r.clock.advance(48 * HOUR);
-    const settle = isolate(r);
     await expectStatus(await r.call("GET", "/v2/app/manifests/pulled"), 200);
-    await settle();
+    await isolate(r)();
+    expect(r.keys("repositories/app/_berth/pulls/")).toHaveLength(2);
     const report = await collect(r);
     expect(report.result.tagsRemovedList).toEqual([
-      expect.objectContaining({ tag: "idle", reason: expect.stringContaining("never pulled (pulledWithin 24h)") }),
+      expect.objectContaining({ tag: "idle", reason: expect.stringContaining("not pulled within 24h") }),
+      expect.objectContaining({ tag: "never", reason: expect.stringContaining("never pulled (pulledWithin 24h)") }),
     ]);
     await expectStatus(await r.call("GET", "/v2/app/manifests/pulled"), 200);
+    // The removed manifests' pull records went with them.
+    expect(r.keys("repositories/app/_berth/pulls/")).toEqual([`repositories/app/_berth/pulls/sha256/${img.pulled!.manifest.digest.slice(7)}`]);
   });
 
   it("are written at most once per manifest per interval, across isolates, and only for GETs", async () => {
