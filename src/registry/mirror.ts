@@ -19,6 +19,7 @@ import { unwrap } from "../oci/rpc";
 import { UpstreamError, type MirrorRoute } from "../upstream";
 import type { RegistryContext } from "./context";
 import { getManifest, subjectLink } from "./manifests";
+import { compareLexical } from "../storage/tags";
 import { listTags, tagsAnswer } from "./tags";
 
 /** What the cache asks upstreams for when the client's Accept says nothing. */
@@ -178,7 +179,8 @@ export async function pullTagList(ctx: RegistryContext, repo: string): Promise<R
   let list = saved && now - saved.savedAt < route.upstream.ttlMs ? saved.tags : null;
   if (list === null) {
     try {
-      list = await ctx.pullThrough.upstreams.client(route.upstream).listTags(route.remote);
+      // Sorted once, before it is saved: every list served here is then in the spec's order.
+      list = (await ctx.pullThrough.upstreams.client(route.upstream).listTags(route.remote)).sort(compareLexical);
       await tags.saveUpstreamList(route.cache, list, now);
     } catch (e) {
       if (!(e instanceof UpstreamError)) throw e;

@@ -2,7 +2,6 @@
 
 import { OciError } from "../oci/errors";
 import { type RegistryContext, json } from "./context";
-import { compareLexical } from "../storage/tags";
 import { paginate } from "./pagination";
 
 export async function listTags(ctx: RegistryContext, repo: string): Promise<Response> {
@@ -16,8 +15,8 @@ export async function listTags(ctx: RegistryContext, repo: string): Promise<Resp
   return tagsAnswer(ctx, repo, tags);
 }
 
-/** The answer for a list of tags: sorted as the spec asks, one page of it (n/last), with a Link to the next. */
-export function tagsAnswer(ctx: RegistryContext, repo: string, tags: readonly string[]): Response {
-  const page = paginate([...tags].sort(compareLexical), ctx.url, `/v2/${repo}/tags/list`);
+/** The answer for a list of tags already in the spec's order (compareLexical): one page (n/last), with a Link to the next. */
+export function tagsAnswer(ctx: RegistryContext, repo: string, sorted: string[]): Response {
+  const page = paginate(sorted, ctx.url, `/v2/${repo}/tags/list`);
   return json({ name: repo, tags: page.items }, { headers: page.link ? { Link: page.link } : {} });
 }

@@ -9,7 +9,7 @@ import { startDistribution, type Distribution } from "./harness/distribution.js"
 import { listKeys } from "./harness/s3.js";
 import { ensureTools } from "./harness/tools.js";
 import { blobOf, imageManifest, indexManifest, putManifestOk, randomBlob, type Manifest } from "./helpers/manifests.js";
-import { pollUntil, rand, req, startUpload, withDigest } from "./helpers/registry.js";
+import { pollUntil, pushBlobInTwo, rand, req } from "./helpers/registry.js";
 
 const ROOT = `t-referrers-tag-${rand()}`;
 const REPO = "tagschema/app";
@@ -27,17 +27,10 @@ afterAll(async () => {
   await Promise.all([berth?.stop(), dist?.stop()]);
 });
 
-/** A blob pushed to Distribution as a two-step upload (POST, then PUT with the bytes: 2.8 has no monolithic POST). */
-async function pushBlob(base: string, repo: string, blob: { bytes: Uint8Array; digest: string }): Promise<void> {
-  const res = await fetch(withDigest(await startUpload(base, repo), blob.digest), { method: "PUT", body: blob.bytes, headers: { "Content-Type": "application/octet-stream" } });
-  await res.body?.cancel();
-  if (res.status !== 201) throw new Error(`PUT blob ${blob.digest} to ${repo}: HTTP ${res.status}`);
-}
-
 /** An artifact manifest (empty config, one layer) with the given subject, pushed by digest to Distribution. */
 async function pushArtifact(subject: Manifest, artifactType: string): Promise<Manifest> {
   const layer = randomBlob(200);
-  for (const b of [EMPTY, layer]) await pushBlob(dist.url, REPO, b);
+  for (const b of [EMPTY, layer]) await pushBlobInTwo(dist.url, REPO, b);
   const m = imageManifest({ config: EMPTY, configMediaType: "application/vnd.oci.empty.v1+json", layers: [layer], artifactType, subject });
   await putManifestOk(dist.url, REPO, m.digest, m);
   return m;
@@ -53,7 +46,7 @@ describe("referrers written with the tag schema through Distribution", () => {
   it("are in Berth's referrers API at once, are indexed by the backfill job, and only those with a valid subject", async () => {
     const config = blobOf(JSON.stringify({ os: "linux", architecture: "amd64", r: rand() }));
     const layer = randomBlob(1000);
-    for (const b of [config, layer]) await pushBlob(dist.url, REPO, b);
+    for (const b of [config, layer]) await pushBlobInTwo(dist.url, REPO, b);
     const subject = imageManifest({ config, layers: [layer] });
     await putManifestOk(dist.url, REPO, "v1", subject);
     const other = imageManifest({ config, layers: [layer], annotations: { other: "yes" } });
