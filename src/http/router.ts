@@ -16,7 +16,7 @@ import { health } from "../registry/health";
 import { jobStatus, startJob } from "../registry/jobs";
 import { scrapeMetrics } from "../registry/metrics";
 import { gcStatus, startGc } from "../registry/gc";
-import { listReferrers } from "../registry/referrers";
+import { pullReferrers } from "../registry/mirror-referrers";
 import { getSmallBlob } from "../registry/ui-blob";
 import { cancelUpload, getUploadStatus, patchUpload, putUpload, startUpload } from "../registry/uploads";
 
@@ -144,7 +144,7 @@ const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/v2/_catalog", only(["GET"], (_req, ctx) => (ctx.access.require(null, "read"), listRepositories(ctx))))
   .all("/v2/_berth/ext/blobs/:name+/:digest", only(["GET"], (req, ctx) => getSmallBlob(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest"))))) // the web UI reads image configs here (blob GET redirects cross-origin)
   .all("/v2/:name+/tags/list", only(["GET"], (req, ctx) => pullTagList(ctx, readable(req, ctx))))
-  .all("/v2/:name+/referrers/:digest", only(["GET"], (req, ctx) => listReferrers(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest")))))
+  .all("/v2/:name+/referrers/:digest", only(["GET"], (req, ctx) => pullReferrers(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest")))))
   .all("/v2/:name+/manifests/:reference", manifests)
   .all("/v2/:name+/blobs/uploads", only(["POST"], (req, ctx) => startUpload(ctx, writable(req, ctx), req)))
   .all("/v2/:name+/blobs/uploads/:uuid", uploadSession)

@@ -12,6 +12,7 @@
 //       _berth/referrers/<alg>/<subject-hex>/<alg>/<hex>                  Berth's referrers index (see below)
 //       _berth/pulls/<alg>/<hex>                                          empty; its time is the manifest's last pull
 //       _berth/upstream-tags.json                                         a pull-through cache's upstream tag list
+//       _berth/upstream-referrers/<alg>/<subject-hex>.json                and a subject's upstream referrers
 //
 // Every link file holds exactly "<alg>:<hex>" with no newline. Distribution skips directories under a
 // repository whose name starts with "_" and that it does not know, so `_berth` is invisible to it.
@@ -178,6 +179,11 @@ export class Layout {
   /** The tag list a cache repository's upstream gave last (its Last-Modified says when). */
   upstreamTags(n: string): string {
     return `${this.repository(n)}_berth/upstream-tags.json`;
+  }
+
+  /** The referrers of a subject a cache repository's upstream listed last. */
+  upstreamReferrers(n: string, subject: Digest): string {
+    return `${this.repository(n)}_berth/upstream-referrers/${dig(subject)}.json`;
   }
 
   /** An empty object whose Last-Modified is the manifest's last recorded pull in the repository. */

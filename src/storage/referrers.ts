@@ -43,4 +43,22 @@ export class ReferrerStore {
     });
     return found.filter((d): d is ReferrerDescriptor => d !== null).sort((a, b) => (a.digest < b.digest ? -1 : 1));
   }
+
+  /** The subject's referrers the cache repository's upstream listed, and when (null: never saved, or unreadable). */
+  async upstreamList(repo: string, subject: Digest): Promise<{ manifests: ReferrerDescriptor[]; savedAt: number } | null> {
+    const res = await this.store.get(this.layout.upstreamReferrers(repo, subject));
+    if (!res) return null;
+    try {
+      const doc = JSON.parse(await new Response(res.body).text()) as { manifests?: unknown; savedAt?: unknown };
+      if (!Array.isArray(doc.manifests) || typeof doc.savedAt !== "number") return null;
+      return { manifests: doc.manifests as ReferrerDescriptor[], savedAt: doc.savedAt };
+    } catch {
+      return null;
+    }
+  }
+
+  async saveUpstreamList(repo: string, subject: Digest, manifests: readonly ReferrerDescriptor[], savedAt: number): Promise<void> {
+    const body = new TextEncoder().encode(JSON.stringify({ manifests, savedAt }));
+    await this.store.put(this.layout.upstreamReferrers(repo, subject), body, { length: body.byteLength, contentType: "application/json" });
+  }
 }

@@ -5,6 +5,7 @@
 // cache can decide between serving a stale copy and passing the error on.
 
 import type { Upstream } from "../config/upstreams";
+import { referrersTag } from "../oci/referrers-tag";
 import { readLimited } from "../streams/body";
 import { UpstreamAuth, type Fetch } from "./auth";
 
@@ -96,6 +97,34 @@ export class UpstreamClient {
     const res = await this.send(repo, `blobs/${digest}`, "GET", {});
     if (!res.body) throw new UpstreamError(this.upstream.name, "unavailable", res.status);
     return { body: res.body, size: sizeOf(res) };
+  }
+
+  /**
+   * The upstream's referrers of a digest, as listed (unchecked entries): its referrers API, or, when it has
+   * none (a 404, as Distribution 2.8 answers), the index under the digest's referrers tag, which is what
+   * clients push to such a registry; an empty list when neither exists.
+   */
+  async listReferrers(repo: string, digest: string): Promise<unknown[]> {
+    const index = "application/vnd.oci.image.index.v1+json";
+    let res: Response;
+    try {
+      res = await this.send(repo, `referrers/${digest}`, "GET", { Accept: index });
+    } catch (e) {
+      if (!(e instanceof UpstreamError) || e.kind !== "missing") throw e;
+      try {
+        res = await this.send(repo, `manifests/${referrersTag(digest)}`, "GET", { Accept: index });
+      } catch (e2) {
+        if (e2 instanceof UpstreamError && e2.kind === "missing") return [];
+        throw e2;
+      }
+    }
+    const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `the referrers of upstream ${this.upstream.name}`);
+    try {
+      const doc = JSON.parse(new TextDecoder().decode(bytes)) as { manifests?: unknown };
+      return Array.isArray(doc.manifests) ? doc.manifests : [];
+    } catch {
+      return []; // not an index: the spec's client procedure reads that as "no referrers"
+    }
   }
 
   /** One request, over the upstream's URLs in order, authenticated; resolves only with a 2xx answer. */

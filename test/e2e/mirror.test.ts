@@ -21,7 +21,7 @@ import { startBerth, type Berth } from "./harness/berth.js";
 import { startDistribution, type Distribution } from "./harness/distribution.js";
 import { listKeys } from "./harness/s3.js";
 import { makeOciLayout, sha256File, skopeo, type OciRef } from "./harness/tools.js";
-import { OCI_INDEX, OCI_MANIFEST, rand, req } from "./helpers/manifests.js";
+import { blobOf, manifestOf, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, rand, req } from "./helpers/manifests.js";
 import { sniffingProxy } from "./helpers/registry.js";
 
 const RUN = rand();
@@ -151,6 +151,37 @@ describe("pull-through cache (Distribution upstream with htpasswd)", () => {
     const unknown = await req(berth.url, "/v2/up/lib/none/tags/list");
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("NAME_UNKNOWN");
+  });
+
+  it("referrers of a mirrored image are the upstream's (its referrers tag: Distribution has no API); a referrer pulls through by digest", async () => {
+    await toUpstream("v1", "lib/signed:v1");
+    const auth = { Authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}` };
+    const empty = blobOf("{}");
+    const post = await req(dist.url, "/v2/lib/signed/blobs/uploads/", { method: "POST", headers: auth });
+    const location = new URL(post.headers.get("Location")!, dist.url);
+    location.searchParams.set("digest", empty.digest);
+    expect((await fetch(location, { method: "PUT", headers: auth, body: empty.bytes })).status).toBe(201);
+    const v1 = refs.v1!;
+    const artifactType = "application/vnd.example.signature";
+    const emptyDesc = { mediaType: OCI_EMPTY, digest: empty.digest, size: empty.size };
+    const sig = manifestOf({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType, config: emptyDesc, layers: [emptyDesc], subject: { mediaType: v1.mediaType, digest: v1.digest, size: v1.size } }, OCI_MANIFEST);
+    const index = manifestOf({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sig.digest, size: sig.size, artifactType }] }, OCI_INDEX);
+    for (const [ref, m] of [[sig.digest, sig], [`sha256-${hexOf(v1.digest)}`, index]] as const) {
+      const put = await req(dist.url, `/v2/lib/signed/manifests/${ref}`, { method: "PUT", headers: { ...auth, "Content-Type": m.mediaType }, body: m.bytes });
+      expect(put.status, await put.text()).toBe(201);
+    }
+    const listed = async (p: string) => {
+      const res = await req(berth.url, p);
+      expect(res.status, p).toBe(200);
+      return { manifests: ((await res.json()) as { manifests: unknown[] }).manifests, ns: res.headers.get("OCI-Namespace") };
+    };
+    const want = [{ mediaType: OCI_MANIFEST, digest: sig.digest, size: sig.size, artifactType }];
+    expect(await listed(`/v2/up/lib/signed/referrers/${v1.digest}`)).toEqual({ manifests: want, ns: null });
+    expect(await listed(`/v2/lib/signed/referrers/${v1.digest}?ns=upstream.test`)).toEqual({ manifests: want, ns: "upstream.test" });
+    expect((await listed(`/v2/up/lib/signed/referrers/${v1.digest}?artifactType=application/vnd.example.sbom`)).manifests).toEqual([]);
+    const got = await req(berth.url, `/v2/up/lib/signed/manifests/${sig.digest}`, { headers: { Accept: OCI_MANIFEST } });
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(sig.bytes))).toBe(true);
   });
 
   it("a push into a mirror's prefix is refused; a push elsewhere works", async () => {

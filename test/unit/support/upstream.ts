@@ -36,6 +36,8 @@ export class FakeUpstream {
   status: number | null = null;
   /** Blob GETs answer 307 to the CDN origin, which refuses requests carrying Authorization (as S3 does). */
   redirectBlobs = false;
+  /** Whether it has the referrers API; without, a referrers GET is a 404 (as Distribution 2.8 answers). */
+  referrersApi = true;
 
   /** Adds an image (config + one layer) under repo:tag; returns its digests. */
   image(repo: string, tag: string, layer: Uint8Array = enc(`layer of ${repo}:${tag} ${Math.random()}`)): { manifest: string; layer: string; config: string } {
@@ -87,6 +89,8 @@ export class FakeUpstream {
     if (refused) return refused;
     const list = /^\/v2\/(.+)\/tags\/list$/.exec(u.pathname);
     if (list) return this.tagList(list[1]!, u);
+    const refs = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(u.pathname);
+    if (refs) return this.referrers(refs[1]!, refs[2]!);
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(u.pathname);
     if (!m) return new Response(null, { status: 404 });
     const [, repo, kind, ref] = m as unknown as [string, string, string, string];
@@ -117,6 +121,19 @@ export class FakeUpstream {
     return new Response(JSON.stringify({ name: repo, tags: page }), { status: 200, headers });
   }
 
+  /** The referrers API: every stored manifest of the repository whose subject is the digest. */
+  private referrers(repo: string, subject: string): Response {
+    if (!this.referrersApi) return new Response("404 page not found", { status: 404 });
+    const manifests = [];
+    for (const [key, m] of this.manifests) {
+      if (!key.startsWith(`${repo}@`)) continue;
+      const doc = JSON.parse(new TextDecoder().decode(m.bytes)) as { subject?: { digest: string }; artifactType?: string; annotations?: Record<string, string> };
+      if (doc.subject?.digest !== subject) continue;
+      manifests.push({ mediaType: m.mediaType, digest: key.slice(repo.length + 1), size: m.bytes.byteLength, ...(doc.artifactType ? { artifactType: doc.artifactType } : {}), ...(doc.annotations ? { annotations: doc.annotations } : {}) });
+    }
+    return Response.json({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }, { headers: { "Content-Type": "application/vnd.oci.image.index.v1+json" } });
+  }
+
   private bytes(b: Uint8Array | null, method: string, digest?: string): Response {
     if (!b) return new Response(null, { status: 404 });
     const headers: Record<string, string> = { "Content-Length": String(b.byteLength) };
@@ -136,7 +153,7 @@ export class FakeUpstream {
     }
     const token = authorization?.replace(/^Bearer /, "");
     if (token && this.issued.includes(token)) return null;
-    const repo = /^\/v2\/(.+)\/(?:manifests|blobs|tags)\//.exec(u.pathname)?.[1] ?? "";
+    const repo = /^\/v2\/(.+)\/(?:manifests|blobs|tags|referrers)\//.exec(u.pathname)?.[1] ?? "";
     return new Response(null, {
       status: 401,
       headers: { "WWW-Authenticate": `Bearer realm="${AUTH}",service="upstream.test",scope="repository:${repo}:pull"` },
