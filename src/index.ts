@@ -8,8 +8,8 @@
 
 import { parseConfig, type Config } from "./config";
 import { ANONYMOUS, accessGuard, createAccessController, type AccessController, type Identity } from "./http/auth";
-import { audit } from "./http/audit";
-import { countRequest, dataPoint, type DataPointSink } from "./http/observe";
+import { audit, auditFill } from "./http/audit";
+import { countMirror, countRequest, dataPoint, type DataPointSink } from "./http/observe";
 import { routeOf, type RequestOutcome } from "./http/outcome";
 import { errorResponse, withCommonHeaders } from "./http/respond";
 import { route } from "./http/router";
@@ -154,6 +154,15 @@ async function serve(req: Request, url: URL, env: Env, exec: ExecutionContext, s
       upstreams,
       hashing: workerdHashing,
       fills: (repo) => env.REPOSITORY_METADATA.get(env.REPOSITORY_METADATA.idFromName(repo)) as unknown as BlobFillRpc,
+      observed: (event) => {
+        try {
+          if (event.action !== "stale") auditFill(event, request, url.pathname);
+          countMirror(isolateTally, event);
+          isolateFlusher.soon((work) => exec.waitUntil(work));
+        } catch (e) {
+          log.warn(`observing a pull-through fill failed: ${describeError(e)}`);
+        }
+      },
     },
     outbox: (shard) => outbox(env, shard),
     waitUntil: (work) => exec.waitUntil(work),

@@ -7,10 +7,12 @@
 // passwords and refresh tokens), never a credential. BERTH_LOG_LEVEL does not silence it: an audit log an
 // operator can turn down by accident is not one.
 
+import type { MirrorEvent } from "../registry/mirror-events";
+import type { RequestInfo } from "../registry/request";
 import type { WriteEvent } from "../registry/writes";
 import { queryDigest, type RequestOutcome } from "./outcome";
 
-export type AuditAction = "push" | "mount" | "delete" | "admin" | "auth-failure" | "denied";
+export type AuditAction = "push" | "mount" | "delete" | "fill" | "admin" | "auth-failure" | "denied";
 export type AuditResult = "success" | "denied" | "unauthorized" | "failure" | "error";
 
 export interface AuditRecord {
@@ -36,6 +38,8 @@ export interface AuditRecord {
   tags: string[];
   /** The registry error code of a refusal or failure. */
   error: string | null;
+  /** A fill's upstream (the pull-through cache stored what it fetched from there). */
+  upstream?: string;
 }
 
 function resultOf(status: number): AuditResult {
@@ -110,5 +114,39 @@ export function auditRecord(o: RequestOutcome): AuditRecord | null {
 export function audit(o: RequestOutcome, write: (line: string) => void = (line) => console.log(line)): AuditRecord | null {
   const record = auditRecord(o);
   if (record !== null) write(JSON.stringify(record));
+  return record;
+}
+
+/**
+ * The line of a fill: the pull-through cache stored a manifest or blob it fetched for this request (a blob's
+ * line comes when its bytes are verified, after the answer). Its own line, beside the request's (a pull is
+ * not audited): what the bucket gained, from which upstream, for whom.
+ */
+export function auditFill(
+  e: Extract<MirrorEvent, { action: "manifest.fill" | "blob.fill" }>,
+  request: RequestInfo,
+  path: string,
+  write: (line: string) => void = (line) => console.log(line),
+): AuditRecord {
+  const record: AuditRecord = {
+    audit: "berth",
+    time: new Date().toISOString(),
+    requestId: request.id,
+    action: "fill",
+    outcome: "success",
+    status: 200,
+    actor: request.caller.user,
+    clientAddress: request.clientAddress,
+    userAgent: request.userAgent,
+    method: request.method,
+    path,
+    repository: e.repository,
+    reference: e.action === "manifest.fill" ? (e.tag ?? e.digest) : e.digest,
+    digest: e.digest,
+    tags: e.action === "manifest.fill" && e.tag !== null ? [e.tag] : [],
+    error: null,
+    upstream: e.upstream,
+  };
+  write(JSON.stringify(record));
   return record;
 }

@@ -1,10 +1,12 @@
 // The metrics of one answered request, counted in the isolate's Tally (src/metrics) from its outcome:
 // requests by route, method and status class, the duration histogram, what the write and read seams heard
-// (blobs, manifests and bytes pushed, mounts, deletes, pulls), and redirects issued. Also one data point in
+// (blobs, manifests and bytes pushed, mounts, deletes, pulls), and redirects issued; and what the pull-through
+// cache fetched or served stale. Also one data point in
 // the Workers Analytics Engine dataset when one is bound (METRICS_DATASET), which is what that product is
 // for: a point per request, sampled and queried with SQL, costing no Durable Object write.
 
 import type { Tally } from "../metrics/tally";
+import type { MirrorEvent } from "../registry/mirror-events";
 import type { RequestOutcome } from "./outcome";
 
 const METHODS = new Set(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"]);
@@ -62,6 +64,16 @@ export function countRequest(tally: Tally, o: RequestOutcome): void {
   }
   for (const p of o.pulled) tally.add("berth_pulls_total", { kind: p.action === "manifest.pull" ? "manifest" : "blob" });
   if (route === "blob" && o.method === "GET" && o.status === 307) tally.add("berth_redirects_total", {});
+}
+
+/** What the pull-through cache did (upstream names come from the settings: a small fixed set of labels). */
+export function countMirror(tally: Tally, e: MirrorEvent): void {
+  if (e.action === "stale") {
+    tally.add("berth_upstream_stale_total", { upstream: e.upstream, what: e.what });
+    return;
+  }
+  tally.add("berth_upstream_fills_total", { upstream: e.upstream, kind: e.action === "manifest.fill" ? "manifest" : "blob" });
+  tally.add("berth_upstream_fill_bytes_total", { upstream: e.upstream }, e.size);
 }
 
 /** The Analytics Engine binding's one method (workers-types' AnalyticsEngineDataset). */

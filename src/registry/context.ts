@@ -17,6 +17,7 @@ import type { Hashing } from "../uploads/hasher";
 import type { Upstreams } from "../upstream";
 import type { RequestInfo } from "./request";
 import type { UploadHints } from "./upload-hints";
+import type { MirrorListener } from "./mirror-events";
 import type { ReadEvent } from "./reads";
 import type { WriteEvent } from "./writes";
 
@@ -68,9 +69,10 @@ export interface RegistryContext {
   outbox(shard: number): EventOutboxRpc;
   /**
    * The pull-through cache: the upstreams (one client each per isolate), how blobs they send are hashed, and
-   * the single flight of blob fetches into a cache repository (its metadata object).
+   * the single flight of blob fetches into a cache repository (its metadata object), and who hears what the
+   * cache fetched or served stale (registry/mirror-events.ts).
    */
-  pullThrough: { upstreams: Upstreams; hashing: Hashing; fills(repo: string): BlobFillRpc };
+  pullThrough: { upstreams: Upstreams; hashing: Hashing; fills(repo: string): BlobFillRpc } & MirrorListener;
   /** The isolate's guesses of which blob a new upload session is for. */
   hints: UploadHints;
   url: URL;

@@ -66,7 +66,9 @@ export async function pullBlob(ctx: RegistryContext, repo: string, digest: Diges
   }
   try {
     const upstream = await client.getBlob(route.remote, d);
-    return namespaced(streamAndStore(ctx, cache, digest, upstream.body, upstream.size, release), route);
+    const res = streamAndStore(ctx, route.upstream.name, cache, digest, upstream.body, upstream.size, release);
+    ctx.pulled({ action: "blob.pull", repository: cache, digest: d });
+    return namespaced(res, route);
   } catch (e) {
     await release();
     return failed(e);
@@ -76,6 +78,7 @@ export async function pullBlob(ctx: RegistryContext, repo: string, digest: Diges
 /** Answers with the upstream's bytes while they are written to the bucket; verified before they become visible. */
 function streamAndStore(
   ctx: RegistryContext,
+  upstream: string,
   cache: string,
   digest: Digest,
   body: ReadableStream<Uint8Array>,
@@ -85,6 +88,7 @@ function streamAndStore(
   const d = formatDigest(digest);
   const tee = heldTee(body);
   const hash = ctx.pullThrough.hashing.running(digest.algorithm);
+  let storedBytes = 0;
   const stored = ctx.storage.blobs
     .write(digest, tee.store, {
       partSize: ctx.cfg.s3.chunkSize,
@@ -94,9 +98,11 @@ function streamAndStore(
         if (hex !== digest.hex || (size !== null && written !== size)) {
           throw new Error(`upstream sent ${written} bytes whose digest is ${digest.algorithm}:${hex}, not ${d}`);
         }
+        storedBytes = written;
       },
     })
-    .then(() => ctx.storage.blobs.link(cache, digest));
+    .then(() => ctx.storage.blobs.link(cache, digest))
+    .then(() => ctx.pullThrough.observed({ action: "blob.fill", upstream, repository: cache, digest: d, size: storedBytes }));
   // Waiters are released as soon as the bucket has it (or cannot), not when this client has read it all.
   ctx.waitUntil(
     stored.finally(release).then(

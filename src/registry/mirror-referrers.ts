@@ -34,7 +34,10 @@ export async function pullReferrers(ctx: RegistryContext, repo: string, subject:
       if (!(e instanceof UpstreamError)) throw e;
       // The default upstream does not know the name: a local one, answered as such.
       if (route.fallback) return listReferrers(ctx, repo, subject);
-      if (e.kind !== "missing") log.warn(`pull-through: the referrers of ${route.remote}@${subject.algorithm}:${subject.hex} from ${route.upstream.name}: ${e.message}; serving what is cached`);
+      if (e.kind !== "missing") {
+        log.warn(`pull-through: the referrers of ${route.remote}@${subject.algorithm}:${subject.hex} from ${route.upstream.name}: ${e.message}; serving what is cached`);
+        ctx.pullThrough.observed({ action: "stale", upstream: route.upstream.name, repository: route.cache, what: "referrers" });
+      }
     }
   }
   return namespaced(await listReferrers(ctx, route.cache, subject, checked(listed ?? saved?.manifests ?? [])), route);

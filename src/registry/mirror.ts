@@ -102,6 +102,7 @@ async function refreshTag(ctx: RegistryContext, route: MirrorRoute, tag: string,
     if (!(e instanceof UpstreamError)) throw e;
     if (cached && e.kind !== "missing") {
       log.warn(`pull-through: ${e.message} for ${route.remote}:${tag}; serving the cached ${route.cache}:${tag} (stale)`);
+      ctx.pullThrough.observed({ action: "stale", upstream: route.upstream.name, repository: route.cache, what: "manifest" });
       return;
     }
     throw e;
@@ -130,6 +131,7 @@ async function fetchManifest(ctx: RegistryContext, route: MirrorRoute, ref: stri
   await ctx.fence.vouch(route.cache, [d]);
   await ctx.storage.manifests.putData(digest, got.bytes, manifest.mediaType);
   await link(ctx, route, digest, subjectLink(manifest, d, got.bytes.byteLength), tag);
+  ctx.pullThrough.observed({ action: "manifest.fill", upstream: route.upstream.name, repository: route.cache, digest: d, size: got.bytes.byteLength, tag });
 }
 
 /**
@@ -187,6 +189,7 @@ export async function pullTagList(ctx: RegistryContext, repo: string): Promise<R
       if (route.fallback) return listTags(ctx, repo);
       if (e.kind === "missing") throw new OciError("NAME_UNKNOWN", "repository name not known to registry", { detail: { name: repo } });
       log.warn(`pull-through: the tag list of ${route.remote} from ${route.upstream.name}: ${e.message}; serving what is cached`);
+      ctx.pullThrough.observed({ action: "stale", upstream: route.upstream.name, repository: route.cache, what: "tags" });
       list = saved?.tags ?? (await tags.list(route.cache));
     }
   }

@@ -5,6 +5,7 @@
 // cache can decide between serving a stale copy and passing the error on.
 
 import type { Upstream } from "../config/upstreams";
+import { countUpstreamRequest } from "../metrics/upstream";
 import { referrersTag } from "../oci/referrers-tag";
 import { readLimited } from "../streams/body";
 import { UpstreamAuth, type Fetch } from "./auth";
@@ -55,7 +56,18 @@ export class UpstreamClient {
     private readonly fetch: Fetch,
     now: () => number = Date.now,
   ) {
-    this.auth = new UpstreamAuth(upstream.credentials, fetch, now);
+    // The token endpoint's requests count too: a pull's cost upstream is all it sent there.
+    const counted: Fetch = async (url, init) => {
+      try {
+        const res = await fetch(url, init);
+        countUpstreamRequest(upstream.name, "token", res.ok ? null : failureOf(res.status));
+        return res;
+      } catch (e) {
+        countUpstreamRequest(upstream.name, "token", "unavailable");
+        throw e;
+      }
+    };
+    this.auth = new UpstreamAuth(upstream.credentials, counted, now);
   }
 
   /** HEAD of a manifest: its digest (null when the upstream did not say). */
@@ -156,9 +168,7 @@ export class UpstreamClient {
     }
     if (res.ok) return res;
     await res.body?.cancel();
-    const kind: UpstreamFailure =
-      res.status === 404 ? "missing" : res.status === 429 ? "throttled" : res.status === 401 || res.status === 403 ? "refused" : "unavailable";
-    throw new UpstreamError(this.upstream.name, kind, res.status, res.headers.get("Retry-After"));
+    throw new UpstreamError(this.upstream.name, failureOf(res.status), res.status, res.headers.get("Retry-After"));
   }
 
   /** A request with its redirects followed by hand: Authorization goes to the first origin only. */
@@ -167,11 +177,15 @@ export class UpstreamClient {
     let sent = headers;
     for (let i = 0; ; i++) {
       let res: Response;
+      const operation = operationOf(url);
       try {
         res = await this.fetch(target, { method, headers: sent, redirect: "manual" });
       } catch {
+        countUpstreamRequest(this.upstream.name, operation, "unavailable");
         throw new UpstreamError(this.upstream.name, "unavailable", null);
       }
+      // A 401 is the challenge before a token, not a failure; the answer to the retry is counted on its own.
+      countUpstreamRequest(this.upstream.name, operation, res.status < 400 || res.status === 401 ? null : failureOf(res.status));
       const location = res.headers.get("Location");
       if (![301, 302, 303, 307, 308].includes(res.status) || location === null || i >= MAX_REDIRECTS) return res;
       await res.body?.cancel();
@@ -183,6 +197,18 @@ export class UpstreamClient {
       target = next.toString();
     }
   }
+}
+
+function failureOf(status: number): UpstreamFailure {
+  return status === 404 ? "missing" : status === 429 ? "throttled" : status === 401 || status === 403 ? "refused" : "unavailable";
+}
+
+/** What a request to the registry asked for, from its path (a metrics label: a small fixed set). */
+function operationOf(url: string): string {
+  const path = new URL(url).pathname;
+  if (path.endsWith("/_catalog")) return "catalog";
+  const m = /^\/v2\/.+\/(manifests|blobs|tags|referrers)\//.exec(path);
+  return m ? (m[1] === "manifests" ? "manifest" : m[1] === "blobs" ? "blob" : m[1]!) : "other";
 }
 
 function withAuth(headers: Record<string, string>, auth: string | null): Record<string, string> {

@@ -29,6 +29,7 @@ const ROOT = `t-mirror-${RUN}`;
 const USER = "puller";
 const PASSWORD = randomBytes(12).toString("hex");
 const TTL_S = 6;
+const METRICS_TOKEN = randomBytes(12).toString("hex");
 const ACCEPT = [OCI_INDEX, OCI_MANIFEST].join(", ");
 
 type Desc = { mediaType: string; digest: string; size: number };
@@ -97,6 +98,7 @@ beforeAll(async () => {
   berth = await startBerth({
     REGISTRY_STORAGE_S3_ROOTDIRECTORY: ROOT,
     UPSTREAM_PASSWORD: PASSWORD,
+    BERTH_METRICS_TOKEN: METRICS_TOKEN,
     BERTH_UPSTREAMS: JSON.stringify([
       { name: "dist", urls: [dist.url], prefix: "up", namespaces: ["upstream.test"], credentials: creds, ttl: "1h" },
       { name: "dist-fast", urls: [dist.url], prefix: "fast", credentials: creds, ttl: `${TTL_S}s` },
@@ -130,6 +132,21 @@ describe("pull-through cache (Distribution upstream with htpasswd)", () => {
     // Once stored, a blob is answered like any other: a redirect to the bucket.
     const layer = wanted.find((d) => d.mediaType.includes("layer"))!;
     expect((await req(berth.url, `/v2/up/lib/app/blobs/${layer.digest}`, { redirect: "manual" })).status).toBe(307);
+    // Each fill has its audit line (with its upstream), and the metrics count fills and upstream requests.
+    const fills = berth
+      .logs()
+      .split("\n")
+      .filter((l) => l.includes('"action":"fill"'))
+      .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { repository: string; digest: string; upstream: string });
+    const ours = fills.filter((f) => f.repository === "up/lib/app" || f.repository === "up/lib/multi");
+    expect(ours.every((f) => f.upstream === "dist")).toBe(true);
+    // Every digest pulled was stored by a fill once (a blob the other image shares is linked, not fetched again).
+    expect(new Set(ours.map((f) => f.digest))).toEqual(new Set(wanted.map((d) => d.digest)));
+    const metrics = await (await req(berth.url, "/metrics", { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    const count = (series: string) => Number(metrics.split("\n").find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? 0);
+    expect(count('berth_upstream_fills_total{upstream="dist",kind="blob"}')).toBeGreaterThanOrEqual(wanted.filter((d) => !d.mediaType.includes("manifest") && !d.mediaType.includes("index")).length);
+    expect(count('berth_upstream_fills_total{upstream="dist",kind="manifest"}')).toBeGreaterThanOrEqual(2);
+    expect(count('berth_upstream_requests_total{upstream="dist",operation="blob"}')).toBeGreaterThan(0);
   });
 
   it("?ns=upstream.test routes to that upstream and answers OCI-Namespace", async () => {

@@ -23,6 +23,7 @@ import type { Job } from "../../../src/jobs/job";
 import { FAULT_CODE, OciError, type OciErrorCode } from "../../../src/oci/errors";
 import type { AccessGuard, Action, RegistryContext, RequestInfo } from "../../../src/registry/context";
 import { UploadHints } from "../../../src/registry/upload-hints";
+import type { MirrorEvent } from "../../../src/registry/mirror-events";
 import type { ReadEvent } from "../../../src/registry/reads";
 import type { WriteEvent } from "../../../src/registry/writes";
 import { Outbox } from "../../../src/events/outbox";
@@ -262,6 +263,8 @@ export class TestRegistry {
   readonly events: WriteEvent[] = [];
   /** The read seam: every pull a handler noted, in order. */
   readonly reads: ReadEvent[] = [];
+  /** What the pull-through cache reported (fills, stale answers), in order. */
+  readonly mirrorEvents: MirrorEvent[] = [];
   /** The event outboxes by shard (over memory), created on first use; they deliver through `webhook`. */
   readonly outboxes = new Map<number, { outbox: Outbox; storage: MemoryOutboxStorage }>();
   /** What the outboxes' deliveries call (default: every endpoint answers 204). */
@@ -329,6 +332,7 @@ export class TestRegistry {
         upstreams: new Upstreams(this.cfg.mirror, opts.upstreamFetch ?? (() => Promise.reject(new TypeError("fetch failed"))), this.clock.now),
         hashing: new NodeHashing(),
         fills: (repo) => this.fillsOf(repo),
+        observed: (event) => this.mirrorEvents.push(event),
       },
       outbox: (shard) => this.outboxAt(shard).outbox,
       hints: this.hints,
