@@ -7,6 +7,7 @@
 // coordinator, the event outboxes (notifications) and the metrics object.
 
 import { parseConfig, type Config } from "./config";
+import { usesPullTimes } from "./config/retention";
 import { ANONYMOUS, accessGuard, createAccessController, type AccessController, type Identity } from "./http/auth";
 import { audit, auditFill } from "./http/audit";
 import { countMirror, countRequest, dataPoint, type DataPointSink } from "./http/observe";
@@ -80,8 +81,8 @@ function setup(env: Env): Setup {
     // Notifications listen at the seams only when an endpoint is configured: otherwise they cost nothing.
     const notifier = cfg.notifications.endpoints.length > 0 ? new Notifier(cfg.notifications, (shard) => outbox(env, shard)) : null;
     const storage = createStorage(cfg.s3);
-    // Pull times are recorded only for retention policies to read.
-    const pulls = cfg.gc.retention ? new PullRecorder(storage.pulls) : null;
+    // Pull times are recorded only for retention policies that read them.
+    const pulls = usesPullTimes(cfg.gc.retention) ? new PullRecorder(storage.pulls) : null;
     cached = {
       env,
       cfg,

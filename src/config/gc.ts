@@ -4,6 +4,7 @@
 // applies them before it marks.
 
 import { parseRetention, type RetentionConfig } from "./retention";
+import { proxyEviction } from "./upstreams";
 import { DAY, SECOND, readBool, readDuration, type Env } from "./values";
 
 export interface GcConfig {
@@ -30,7 +31,10 @@ export interface GcConfig {
    * most once per lease; a run waits up to about twice this long before it marks.
    */
   fenceLeaseMs: number;
-  /** BERTH_RETENTION (zot's retention policies): which tags a run removes first; null = none. */
+  /**
+   * BERTH_RETENTION (zot's retention policies): which tags a run removes first; null = none. In proxy mode
+   * without it, REGISTRY_PROXY_TTL's eviction (config/upstreams.ts proxyEviction).
+   */
   retention: RetentionConfig | null;
 }
 
@@ -49,6 +53,6 @@ export function parseGc(env: Env): GcConfig {
     dryRun: readBool(env, "BERTH_GC_DRY_RUN", false),
     uploadPurgeAgeMs: readUploadPurgeAge(env),
     fenceLeaseMs: readDuration(env, "BERTH_GC_FENCE_LEASE", 20 * SECOND, SECOND, 300 * SECOND, "between 1s and 5m"),
-    retention: parseRetention(env),
+    retention: parseRetention(env) ?? proxyEviction(env),
   };
 }

@@ -233,3 +233,8 @@ export function parseRetention(env: Env): RetentionConfig | null {
   if (raw === undefined) return null;
   return parseRetentionObject(parseJsonSetting(SETTING, raw));
 }
+
+/** Whether some policy ranks or keeps tags by when they were pulled (only then are pulls recorded). */
+export function usesPullTimes(r: RetentionConfig | null): boolean {
+  return r !== null && r.policies.some((p) => p.keepTags.some((k) => k.pulledWithin !== null || k.mostRecentlyPulledCount > 0));
+}

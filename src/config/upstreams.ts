@@ -9,6 +9,7 @@
 // never echoed.
 
 import { nameGrammarError } from "../oci/names";
+import { parseRetentionObject, type RetentionConfig } from "./retention";
 import { ConfigError, parseGoDuration, parseJsonSetting, read, readDuration, readUrl, type Env } from "./values";
 
 const SETTING = "BERTH_UPSTREAMS";
@@ -49,7 +50,7 @@ export interface MirrorConfig {
   upstreams: Upstream[];
   /** REGISTRY_PROXY_REMOTEURL: the whole registry is a cache of upstreams[0]; every push is refused. */
   wholeRegistry: boolean;
-  /** REGISTRY_PROXY_TTL: how long Distribution keeps proxied content before evicting it, ms (not enforced yet). */
+  /** REGISTRY_PROXY_TTL: how long proxied content is kept before it is evicted, ms (enforced by proxyEviction). */
   evictAfterMs: number | null;
 }
 
@@ -57,6 +58,7 @@ const NO_MIRROR: MirrorConfig = { upstreams: [], wholeRegistry: false, evictAfte
 
 const DOCKER_HUB_HOSTS = new Set(["registry-1.docker.io", "docker.io", "index.docker.io", "registry.hub.docker.com"]);
 const DEFAULT_TTL_MS = 10 * 60_000;
+const PROXY_TTL_DEFAULT_MS = 168 * 3600_000;
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 const SECRET_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const HOST_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/;
@@ -210,6 +212,27 @@ function checkDisjoint(list: Upstream[]): void {
   if (defaults.length > 1) fail(`[${list.indexOf(defaults[1]!)}].default`, `only one upstream may be the default (${quote(defaults[0]!.name)} is)`);
 }
 
+function readProxyTtl(env: Env): number {
+  return readDuration(env, "REGISTRY_PROXY_TTL", PROXY_TTL_DEFAULT_MS, 0, Number.MAX_SAFE_INTEGER, "a duration, 0 or more");
+}
+
+/**
+ * REGISTRY_PROXY_TTL as Distribution means it: in proxy mode, cached content is evicted once it is older than
+ * the ttl (default 168h; 0 keeps everything). Berth does it with a retention policy the collector applies on
+ * its runs: a tag not confirmed within the ttl is removed (proxy mode asks the upstream on every pull by tag,
+ * and an unchanged answer renews the tag, so a tag in use is kept; while the upstream is down nothing is
+ * confirmed, and, as in Distribution, it goes ttl after it last was), then manifests untagged for longer than
+ * the ttl, then the blobs only they named. null outside proxy mode,
+ * with ttl 0, or when BERTH_RETENTION is set (the operator's policies are used instead).
+ */
+export function proxyEviction(env: Env): RetentionConfig | null {
+  if (read(env, "REGISTRY_PROXY_REMOTEURL") === undefined || read(env, "BERTH_RETENTION") !== undefined) return null;
+  const ms = readProxyTtl(env);
+  if (ms === 0) return null;
+  const ttl = `${Math.max(1, Math.round(ms / 1000))}s`;
+  return parseRetentionObject({ delay: ttl, policies: [{ repositories: ["**"], deleteUntagged: true, keepTags: [{ pushedWithin: ttl }] }] });
+}
+
 function parseProxy(env: Env): MirrorConfig {
   const url = readUrl(env, "REGISTRY_PROXY_REMOTEURL", true)!;
   const username = read(env, "REGISTRY_PROXY_USERNAME");
@@ -217,7 +240,7 @@ function parseProxy(env: Env): MirrorConfig {
   if ((username === undefined) !== (password === undefined)) {
     throw new ConfigError(username === undefined ? "REGISTRY_PROXY_USERNAME" : "REGISTRY_PROXY_PASSWORD", "must be set together with the other one");
   }
-  const evictAfterMs = readDuration(env, "REGISTRY_PROXY_TTL", 168 * 3600_000, 0, Number.MAX_SAFE_INTEGER, "a duration, 0 or more");
+  const evictAfterMs = readProxyTtl(env);
   const upstream: Upstream = {
     name: "proxy",
     urls: [url],
