@@ -6,6 +6,7 @@
 
 import type { Upstream } from "../config/upstreams";
 import { countUpstreamRequest } from "../metrics/upstream";
+import { OciError } from "../oci/errors";
 import { referrersTag } from "../oci/referrers-tag";
 import { readLimited } from "../streams/body";
 import { UpstreamAuth, type Fetch } from "./auth";
@@ -22,8 +23,10 @@ export class UpstreamError extends Error {
     /** The upstream's status, null when it could not be reached. */
     readonly status: number | null,
     readonly retryAfter: string | null = null,
+    /** What was wrong with an answer that came (too large to take), instead of its status. */
+    why: string | null = null,
   ) {
-    super(`upstream ${upstream} ${status === null ? "could not be reached" : `answered ${status}`}`);
+    super(`upstream ${upstream} ${why ?? (status === null ? "could not be reached" : `answered ${status}`)}`);
     this.name = "UpstreamError";
   }
 }
@@ -79,7 +82,15 @@ export class UpstreamClient {
 
   async getManifest(repo: string, ref: string, accept: string): Promise<UpstreamManifest> {
     const res = await this.send(repo, `manifests/${ref}`, "GET", { Accept: accept });
-    const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `the manifest of upstream ${this.upstream.name}`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readLimited(res, MAX_MANIFEST_BYTES, `the manifest of upstream ${this.upstream.name}`);
+    } catch (e) {
+      // Not the client's fault (a 413 would say so): the upstream's answer cannot be cached. A copy cached
+      // before is served instead, as when the upstream fails.
+      if (e instanceof OciError && e.status === 413) throw new UpstreamError(this.upstream.name, "unavailable", res.status, null, `sent a manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+      throw e;
+    }
     return { bytes, mediaType: res.headers.get("Content-Type"), digest: res.headers.get("Docker-Content-Digest") };
   }
 

@@ -135,6 +135,14 @@ describe("upstream client", () => {
     expect(cdn[0]!.authorization).toBeNull();
   });
 
+  it("a manifest over 4 MiB upstream is the upstream's failure (cannot be cached), not the client's 413", async () => {
+    const up = new FakeUpstream();
+    up.manifest("lib/app", "huge", new Uint8Array(4 * 1024 * 1024 + 1).fill(32), ACCEPT);
+    const e = await failureOf(new UpstreamClient(upstream(), up.fetch).getManifest("lib/app", "huge", ACCEPT));
+    expect(e).toMatchObject({ kind: "unavailable", status: 200 });
+    expect(e.message).toBe("upstream up sent a manifest larger than 4194304 bytes");
+  });
+
   it("sends the Accept it is given", async () => {
     const up = new FakeUpstream();
     up.image("lib/app", "1");
