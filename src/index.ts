@@ -31,7 +31,8 @@ import { NO_LISTENER, type WriteEvent, type WriteListener } from "./registry/wri
 import type { ReadEvent } from "./registry/reads";
 import { OciError } from "./oci/errors";
 import { timingSafeEqual } from "./oci/digest";
-import { createStorage, type Storage } from "./storage";
+import { createStorage, edgeScope, type Storage } from "./storage";
+import { NO_EDGE_CACHE, workersEdgeCache } from "./storage/edge-cache";
 import { SweepFence } from "./storage/sweep-fence";
 import { discardBody } from "./streams/body";
 import { sessionName, type UploadSessionRpc } from "./uploads/protocol";
@@ -80,7 +81,7 @@ function setup(env: Env): Setup {
     isolateFlusher.useSender(metricsObject(env) === null ? null : (batch) => metricsObject(env)!.add(batch));
     // Notifications listen at the seams only when an endpoint is configured: otherwise they cost nothing.
     const notifier = cfg.notifications.endpoints.length > 0 ? new Notifier(cfg.notifications, (shard) => outbox(env, shard)) : null;
-    const storage = createStorage(cfg.s3);
+    const storage = createStorage(cfg.s3, (cfg.edgeCache && workersEdgeCache(edgeScope(cfg.s3))) || NO_EDGE_CACHE);
     // Pull times are recorded only for retention policies that read them.
     const pulls = usesPullTimes(cfg.gc.retention) ? new PullRecorder(storage.pulls) : null;
     cached = {

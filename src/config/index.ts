@@ -43,6 +43,8 @@ export interface Config extends UploadConfig {
   redirectExpirySeconds: number;
   /** REGISTRY_STORAGE_DELETE_ENABLED: allow DELETE of blobs and manifests. */
   deleteEnabled: boolean;
+  /** BERTH_EDGE_CACHE (default true): keep manifest bytes and blob sizes in the data center's cache too. */
+  edgeCache: boolean;
   /** Read-only mode and immutable tags (REGISTRY_STORAGE_MAINTENANCE_READONLY, BERTH_IMMUTABLE_TAGS). */
   maintenance: MaintenanceConfig;
   /** Authentication and access control (REGISTRY_AUTH, REGISTRY_ACCESSCONTROL, …). */
@@ -78,6 +80,7 @@ export function parseConfig(env: Env): Config {
     redirectDisable: readBool(env, "REGISTRY_STORAGE_REDIRECT_DISABLE", false),
     redirectExpirySeconds: expiryMs / SECOND,
     deleteEnabled: readBool(env, "REGISTRY_STORAGE_DELETE_ENABLED", true),
+    edgeCache: readBool(env, "BERTH_EDGE_CACHE", true),
     maintenance: parseMaintenance(env),
     auth: parseAuthConfig(env),
     ui: parseUiConfig(env),

@@ -8,6 +8,7 @@ import type { ByteRange } from "../oci/range";
 import { writeObject } from "./blob-writer";
 import type { ObjectRead, StorageDriver } from "./driver";
 import type { Layout } from "./layout";
+import { NO_EDGE_CACHE, type EdgeCache } from "./edge-cache";
 import { TtlCache } from "./ttl-cache";
 
 export interface BlobInfo {
@@ -60,19 +61,37 @@ export class BlobStore {
   constructor(
     private readonly store: StorageDriver,
     private readonly layout: Layout,
+    private readonly edge: EdgeCache = NO_EDGE_CACHE,
   ) {}
 
-  /** Size of the blob's data in the global store, or null when absent. */
+  /**
+   * Size of the blob's data in the global store, or null when absent. From this isolate's memory or the data
+   * center's (edge-cache.ts), either at most SIZE_TTL_MS after the bucket said so (the entry carries that
+   * time, so an isolate that takes it over keeps it no longer): the collector's fence relies on that bound.
+   * `fresh` asks the bucket.
+   */
   async stat(digest: Digest, fresh = false): Promise<BlobInfo | null> {
     const key = formatDigest(digest);
     const cached = fresh ? undefined : this.sizes.get(key);
     if (cached !== undefined) return { digest, size: cached };
+    const edgeKey = `blob-size/${digest.algorithm}/${digest.hex}`;
+    if (!fresh) {
+      const near = await this.edge.get(edgeKey);
+      const size = Number(near?.meta.size);
+      const at = Number(near?.meta.at);
+      if (near && Number.isSafeInteger(size) && size >= 0 && Number.isFinite(at) && Date.now() - at < SIZE_TTL_MS) {
+        this.sizes.set(key, size, at);
+        return { digest, size };
+      }
+    }
+    const at = Date.now();
     const h = await this.store.head(this.layout.blobData(digest));
     if (!h) {
       this.sizes.delete(key);
       return null;
     }
-    this.sizes.set(key, h.size);
+    this.sizes.set(key, h.size, at);
+    await this.edge.put(edgeKey, new Uint8Array(0), { size: String(h.size), at: String(at) }, SIZE_TTL_MS / 1000);
     return { digest, size: h.size };
   }
 

@@ -8,6 +8,7 @@
 import { formatDigest, type Digest } from "../oci/digest";
 import type { Layout } from "./layout";
 import type { StorageDriver } from "./driver";
+import { NO_EDGE_CACHE, type EdgeCache } from "./edge-cache";
 import { TtlCache } from "./ttl-cache";
 
 /** Manifests are a few KiB; bigger ones (up to the 4 MiB limit) are not worth an isolate's memory. */
@@ -16,6 +17,11 @@ const CACHE_MAX_BYTES = 64 * 1024;
 const CACHE_ENTRIES = 256;
 /** Garbage collection may delete unreferenced data; a cached copy outlives that by at most this long. */
 const CACHE_TTL_MS = 5 * 60_000;
+/**
+ * The data center's copy (edge-cache.ts) of a manifest's bytes: they never change under their digest, and
+ * every answer still checks the repository's link or tag first, so a day is as safe as a minute.
+ */
+const EDGE_TTL_S = 24 * 3600;
 
 export interface StoredManifest {
   bytes: Uint8Array;
@@ -37,6 +43,7 @@ export class ManifestStore {
   constructor(
     private readonly store: StorageDriver,
     private readonly layout: Layout,
+    private readonly edge: EdgeCache = NO_EDGE_CACHE,
   ) {}
 
   /** Whether the repository holds the manifest (its revision link exists). */
@@ -71,12 +78,20 @@ export class ManifestStore {
     const key = formatDigest(digest);
     const cached = this.cache.get(key);
     if (cached) return cached;
+    const edgeKey = `manifest/${digest.algorithm}/${digest.hex}`;
+    const near = await this.edge.get(edgeKey);
+    if (near) {
+      const stored = { bytes: near.body, contentType: near.meta["content-type"] ?? null };
+      this.remember(key, stored);
+      return stored;
+    }
     const res = await this.store.get(this.layout.blobData(digest));
     if (!res) return null;
     const bytes = new Uint8Array(await new Response(res.body).arrayBuffer());
     const ct = res.contentType;
     const stored = { bytes, contentType: ct && ct !== "application/octet-stream" && ct !== "binary/octet-stream" ? ct : null };
     this.remember(key, stored);
+    await this.edge.put(edgeKey, bytes, stored.contentType === null ? {} : { "content-type": stored.contentType }, EDGE_TTL_S);
     return stored;
   }
 

@@ -65,6 +65,7 @@ describe("parseConfig defaults", () => {
       redirectDisable: false,
       redirectExpirySeconds: 1200,
       deleteEnabled: true,
+      edgeCache: true,
       uploadExpiryMs: 168 * 3600 * 1000,
       chunkMaxLength: 64 * MiB,
       ui: { enabled: true, corsOrigins: [] },

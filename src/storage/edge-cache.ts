@@ -1,0 +1,61 @@
+// The data center's cache (the Workers Cache API: one per Cloudflare data center, shared by every isolate
+// there, not replicated elsewhere) as a second tier behind each isolate's memory, for what the stores may
+// remember anyway: the bytes of a manifest under its digest (content-addressed: they never change) and the
+// size of a blob's data (changed only by garbage collection, so kept no longer than an isolate keeps it: the
+// collector's fence counts on that bound). A new isolate, of which a busy registry starts many, then finds
+// them without asking the bucket. Nothing a delete changes is kept here (links, tags): a delete could not
+// reach the copies other data centers hold. Entries are keyed by the bucket and root they came from, so two
+// registries on one zone never share them. A failing cache is a miss, never an error.
+
+/** What the stores ask of it; NO_EDGE_CACHE where there is none (unit tests, the Durable Objects). */
+export interface EdgeCache {
+  /** The entry under `key`, or null. */
+  get(key: string): Promise<{ body: Uint8Array; meta: Record<string, string> } | null>;
+  /** Keeps `body` and `meta` (short header-safe strings) under `key` for at most `maxAgeS` seconds. */
+  put(key: string, body: Uint8Array, meta: Record<string, string>, maxAgeS: number): Promise<void>;
+}
+
+export const NO_EDGE_CACHE: EdgeCache = { get: async () => null, put: async () => {} };
+
+/** The part of the Workers Cache API used here (declared so this module type-checks under Node's types too). */
+interface CacheLike {
+  match(url: string): Promise<Response | undefined>;
+  put(url: string, res: Response): Promise<void>;
+}
+
+/** Metadata travels as headers of the cached answer, under this prefix. */
+const META = "x-berth-";
+
+/** The Workers Cache API under `scope` (the bucket's identity); null when the runtime has none. */
+export function workersEdgeCache(scope: string, name = "berth"): EdgeCache | null {
+  const storage = (globalThis as { caches?: { open?(name: string): Promise<CacheLike> } }).caches;
+  if (!storage || typeof storage.open !== "function") return null;
+  const open = storage.open.bind(storage);
+  let opened: Promise<CacheLike> | null = null;
+  const cache = () => (opened ??= open(name));
+  const url = (key: string) => `https://edge-cache.berth.invalid/${encodeURIComponent(scope)}/${key}`;
+  return {
+    async get(key) {
+      try {
+        const res = await (await cache()).match(url(key));
+        if (!res) return null;
+        const meta: Record<string, string> = {};
+        res.headers.forEach((v: string, k: string) => {
+          if (k.startsWith(META)) meta[k.slice(META.length)] = v;
+        });
+        return { body: new Uint8Array(await res.arrayBuffer()), meta };
+      } catch {
+        return null;
+      }
+    },
+    async put(key, body, meta, maxAgeS) {
+      try {
+        const headers = new Headers({ "Cache-Control": `max-age=${Math.max(1, Math.floor(maxAgeS))}`, "Content-Length": String(body.byteLength) });
+        for (const [k, v] of Object.entries(meta)) headers.set(`${META}${k}`, v);
+        await (await cache()).put(url(key), new Response(body, { status: 200, headers }));
+      } catch {
+        // A full or unavailable cache costs the next isolate a request to the bucket, nothing more.
+      }
+    },
+  };
+}
