@@ -1,6 +1,7 @@
 // Blob reads and deletes: HEAD and GET /v2/<name>/blobs/<digest> (end-2, end-3) and DELETE (end-10).
 // GET answers 307 to a short-lived presigned URL of the bucket, so a pull's bytes never pass through the
-// Worker; HEAD is answered here from the link and the object's size (no redirect, no extra round trip).
+// Worker; HEAD is answered here from the link and the object's size (no redirect, no extra round trip). With
+// redirects off the Worker streams the bytes, from the data center's cache once a GET has put them there.
 
 import { formatDigest, type Digest } from "../oci/digest";
 import { OciError } from "../oci/errors";
@@ -49,8 +50,14 @@ export async function getBlob(ctx: RegistryContext, repo: string, digest: Digest
       headers: { "Content-Range": formatContentRange(range, info.size) },
     });
   }
-  const res = await blobs.open(digest, range ?? undefined);
-  if (!res) throw blobUnknown(digest);
+  // From the data center's cache when it has the bytes; else from the bucket, copied there behind the answer.
+  let body = await blobs.openNear(digest, range ?? null);
+  if (!body) {
+    const res = await blobs.open(digest, range ?? undefined);
+    if (!res) throw blobUnknown(digest);
+    body = res.body;
+    if (ctx.cfg.edgeCache) ctx.waitUntil(blobs.fillNear(digest, info.size).catch(() => {}));
+  }
   ctx.pulled({ action: "blob.pull", repository: repo, digest: formatDigest(digest) });
   const headers: Record<string, string> = {
     "Content-Type": "application/octet-stream",
@@ -59,12 +66,12 @@ export async function getBlob(ctx: RegistryContext, repo: string, digest: Digest
     ETag: `"${formatDigest(digest)}"`,
   };
   if (range) {
-    headers["Content-Range"] = formatContentRange(range, res.size);
+    headers["Content-Range"] = formatContentRange(range, info.size);
     headers["Content-Length"] = String(range.end - range.start + 1);
   } else {
-    headers["Content-Length"] = String(res.size);
+    headers["Content-Length"] = String(info.size);
   }
-  return new Response(res.body, { status: range ? 206 : 200, headers });
+  return new Response(body, { status: range ? 206 : 200, headers });
 }
 
 export async function deleteBlob(ctx: RegistryContext, repo: string, digest: Digest): Promise<Response> {

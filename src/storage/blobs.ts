@@ -52,10 +52,16 @@ const LINK_TTL_MS = 60_000;
  */
 const PRESIGN_REUSE_MAX_MS = 5 * 60_000;
 const PRESIGN_ENTRIES = 2_000;
+/** Cloudflare's cache takes objects up to 512 MB; bigger blobs are always read from the bucket. */
+const EDGE_BLOB_MAX_BYTES = 512 * 1000 * 1000;
+/** Blob bytes in the data center's cache: content-addressed, and every GET checks the link first. */
+const EDGE_BLOB_TTL_S = 24 * 3600;
 
 export class BlobStore {
   private readonly sizes = new TtlCache<number>(SIZE_TTL_MS);
   private readonly links = new TtlCache<true>(LINK_TTL_MS);
+  /** Blobs this isolate is copying into the data center's cache (a minute: a failed copy is tried again). */
+  private readonly filling = new TtlCache<true>(60_000);
   private presigned: { expiresSeconds: number; urls: TtlCache<string> } | null = null;
 
   constructor(
@@ -178,6 +184,27 @@ export class BlobStore {
     const url = await this.store.presignGet(this.layout.blobData(digest), expiresSeconds);
     urls.set(key, url);
     return url;
+  }
+
+  /**
+   * The data center's copy of the blob's bytes, or of `range` of them, for a GET the Worker streams (redirects
+   * off); null when it has none. Content-addressed bytes never change: the caller has checked the link.
+   */
+  openNear(digest: Digest, range: ByteRange | null): Promise<ReadableStream<Uint8Array> | null> {
+    return this.edge.open(`blob/${digest.algorithm}/${digest.hex}`, range);
+  }
+
+  /**
+   * Copies the blob's bytes into the data center's cache: a second read of the bucket, streamed into the cache
+   * as it takes it, for the background of a GET that missed. Once per blob per isolate a minute at most, and
+   * only up to what Cloudflare caches (512 MB).
+   */
+  async fillNear(digest: Digest, size: number): Promise<void> {
+    const key = formatDigest(digest);
+    if (this.edge === NO_EDGE_CACHE || size > EDGE_BLOB_MAX_BYTES || this.filling.get(key)) return;
+    this.filling.set(key, true);
+    const res = await this.store.get(this.layout.blobData(digest));
+    if (res) await this.edge.putStream(`blob/${digest.algorithm}/${digest.hex}`, res.body, res.size, EDGE_BLOB_TTL_S);
   }
 
   /** Streams the blob's data, or the range of it (inside the blob: check it against stat() first); null when missing. */

@@ -13,13 +13,17 @@ export interface EdgeCache {
   get(key: string): Promise<{ body: Uint8Array; meta: Record<string, string> } | null>;
   /** Keeps `body` and `meta` (short header-safe strings) under `key` for at most `maxAgeS` seconds. */
   put(key: string, body: Uint8Array, meta: Record<string, string>, maxAgeS: number): Promise<void>;
+  /** A stream of the entry, or of the bytes `range` (inclusive) of it; null when absent or the range was not honoured. */
+  open(key: string, range: { start: number; end: number } | null): Promise<ReadableStream<Uint8Array> | null>;
+  /** Keeps a stream of `length` bytes under `key` (consumed as the cache takes it: memory stays bounded). */
+  putStream(key: string, body: ReadableStream<Uint8Array>, length: number, maxAgeS: number): Promise<void>;
 }
 
-export const NO_EDGE_CACHE: EdgeCache = { get: async () => null, put: async () => {} };
+export const NO_EDGE_CACHE: EdgeCache = { get: async () => null, put: async () => {}, open: async () => null, putStream: async (_k, body) => void (await body.cancel()) };
 
 /** The part of the Workers Cache API used here (declared so this module type-checks under Node's types too). */
 interface CacheLike {
-  match(url: string): Promise<Response | undefined>;
+  match(req: string | Request): Promise<Response | undefined>;
   put(url: string, res: Response): Promise<void>;
 }
 
@@ -46,6 +50,29 @@ export function workersEdgeCache(scope: string, name = "berth"): EdgeCache | nul
         return { body: new Uint8Array(await res.arrayBuffer()), meta };
       } catch {
         return null;
+      }
+    },
+    async open(key, range) {
+      try {
+        const req = new Request(url(key), range ? { headers: { Range: `bytes=${range.start}-${range.end}` } } : {});
+        const res = await (await cache()).match(req);
+        if (!res) return null;
+        // A range must come back as one (206); a whole answer to a range request is not sliced here.
+        if ((range ? 206 : 200) !== res.status || !res.body) {
+          await res.body?.cancel();
+          return null;
+        }
+        return res.body;
+      } catch {
+        return null;
+      }
+    },
+    async putStream(key, body, length, maxAgeS) {
+      try {
+        const headers = { "Cache-Control": `max-age=${Math.max(1, Math.floor(maxAgeS))}`, "Content-Length": String(length) };
+        await (await cache()).put(url(key), new Response(body, { status: 200, headers }));
+      } catch {
+        await body.cancel().catch(() => {});
       }
     },
     async put(key, body, meta, maxAgeS) {

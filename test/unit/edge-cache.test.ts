@@ -19,6 +19,14 @@ class FakeEdge implements EdgeCache {
   async put(key: string, body: Uint8Array, meta: Record<string, string>, maxAgeS: number) {
     this.entries.set(key, { body, meta, until: Date.now() + maxAgeS * 1000 });
   }
+  async open(key: string, range: { start: number; end: number } | null) {
+    const e = await this.get(key);
+    if (!e) return null;
+    return new Response(range ? e.body.slice(range.start, range.end + 1) : e.body).body!;
+  }
+  async putStream(key: string, body: ReadableStream<Uint8Array>, _length: number, maxAgeS: number) {
+    await this.put(key, new Uint8Array(await new Response(body).arrayBuffer()), {}, maxAgeS);
+  }
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -88,6 +96,23 @@ describe("the edge cache behind the stores", () => {
     driver.objects.delete(`root/docker/registry/v2/blobs/sha256/${bd.hex.slice(0, 2)}/${bd.hex}/data`);
     vi.advanceTimersByTime(5 * MIN + 1);
     expect(await storageOn(driver, "root", edge).blobs.stat(bd)).toBeNull();
+  });
+
+  it("blob bytes: copied in the background of a GET that missed, then read (whole or a range) without the bucket", async () => {
+    const { driver, edge, bd } = await setup();
+    const a = storageOn(driver, "root", edge);
+    expect(await a.blobs.openNear(bd, null)).toBeNull();
+    await a.blobs.fillNear(bd, 11);
+    await a.blobs.fillNear(bd, 11); // once per isolate a minute
+    expect(driver.calls.get).toBe(1);
+    const b = storageOn(driver, "root", edge);
+    const n = driver.requests;
+    expect(await new Response(await b.blobs.openNear(bd, null)).text()).toBe("layer bytes");
+    expect(await new Response(await b.blobs.openNear(bd, { start: 6, end: 10 })).text()).toBe("bytes");
+    expect(driver.requests).toBe(n);
+    // Without a data center's cache there is nothing to copy into: no second read of the bucket.
+    await storageOn(driver, "root").blobs.fillNear(bd, 11);
+    expect(driver.calls.get).toBe(1);
   });
 
   it("keeps nothing for absent blobs, and keys entries by digest algorithm and hex", async () => {
