@@ -25,7 +25,7 @@ import { freePort } from "./harness/ports.js";
 import { listKeys } from "./harness/s3.js";
 import { ensureTools, makeOciLayout, run, sha256File, type OciRef, type RunResult } from "./harness/tools.js";
 import { OCI_INDEX } from "./helpers/manifests.js";
-import { berthToken, pushUpstreamBlob, recordingProxy, startContainerd, type Containerd, type RecordingProxy } from "./helpers/mirror-clients.js";
+import { berthToken, ContainerdUnavailable, pushUpstreamBlob, recordingProxy, startContainerd, type Containerd, type RecordingProxy } from "./helpers/mirror-clients.js";
 
 const RUN = randomBytes(4).toString("hex");
 const ROOT = `t-mirror-clients-${RUN}`;
@@ -140,7 +140,7 @@ beforeAll(async () => {
     TOK_PASSWORD: TOK_PW,
     BERTH_UPSTREAMS: JSON.stringify([
       { name: "dist", urls: [distProxy.url], prefix: "dist", namespaces: ["dist.invalid"], credentials: { username: USER, secret: "DIST_PASSWORD" }, ttl: "1h" },
-      { name: "tok", urls: [tokProxy.url], prefix: "tok", namespaces: ["tok.invalid"], default: true, credentials: { username: USER, secret: "TOK_PASSWORD" }, ttl: "1h" },
+      { name: "tok", urls: [tokProxy.url], prefix: "tok", namespaces: ["tok.invalid", "docker.io"], default: true, credentials: { username: USER, secret: "TOK_PASSWORD" }, ttl: "1h" },
     ]),
   });
   front = await recordingProxy(berth.url);
@@ -199,6 +199,15 @@ describe("real clients through the pull-through cache", () => {
     expect([up.refs.multi!.digest, arm[0]!.digest]).toContain(m.digest);
     await expectCached("dist/lib/big", big);
     await expectCached("dist/lib/multi", arm);
+    // The prefixed name itself, through the token-mode upstream, into a storage of its own (the index is the
+    // same in both upstreams, and podman fetches no layer it already holds).
+    const direct = `${new URL(berth.url).host}/tok/lib/multi:multi`;
+    const P2 = podmanFlags(path.join(tmp, "podman2"));
+    await ok("podman", [...P2, "pull", "--tls-verify=false", "--arch", "arm64", direct], env);
+    const tokArm = await reachable(ups.tok.layout, ups.tok.refs.multi!, "arm64");
+    const id = (await ok("podman", [...P2, "image", "inspect", "--format", "{{.Id}}", direct], env)).stdout.trim();
+    expect(`sha256:${id}`).toBe(tokArm[1]!.digest);
+    await expectCached("tok/lib/multi", tokArm);
   });
 
   it("skopeo by prefix (tok/): the index with --all and the 64 MiB image, byte for byte, from the token-mode upstream", async () => {
@@ -217,11 +226,18 @@ describe("real clients through the pull-through cache", () => {
     expect(tokProxy.seen.some((r) => r.path.startsWith("/token?") && r.status === 200)).toBe(true);
   });
 
-  it("containerd (ctr --hosts-dir, hosts.toml mirror): routed by ?ns=, answered with OCI-Namespace, content identical", async () => {
-    const cd: Containerd = await startContainerd();
+  it("containerd (ctr --hosts-dir, hosts.toml mirror): routed by ?ns=, answered with OCI-Namespace, content identical", async (t) => {
+    let cd: Containerd;
+    try {
+      cd = await startContainerd();
+    } catch (e) {
+      if (!(e instanceof ContainerdUnavailable)) throw e;
+      console.warn(`[mirror-clients.test] containerd test skipped: ${e.message}`);
+      return t.skip(`containerd test skipped: ${e.message}`);
+    }
     try {
       const hostsDir = path.join(tmp, "certs.d");
-      for (const ns of ["dist.invalid", "tok.invalid"]) {
+      for (const ns of ["dist.invalid", "tok.invalid", "docker.io"]) {
         await mkdir(path.join(hostsDir, ns), { recursive: true });
         await writeFile(
           path.join(hostsDir, ns, "hosts.toml"),
@@ -234,17 +250,20 @@ describe("real clients through the pull-through cache", () => {
       };
       await pull(["--platform", "linux/arm64", "dist.invalid/lib/multi:multi"]);
       await pull(["tok.invalid/lib/big:big"]);
+      // A Kubernetes node's Docker Hub image: certs.d/docker.io/hosts.toml, ns=docker.io, the token-mode upstream.
+      await pull(["docker.io/library/mirrored:multi"]);
       const listed = await cd.ctr(["content", "ls", "-q"]);
       expect(listed.code).toBe(0);
       const have = new Set(listed.stdout.split("\n").map((l) => l.trim()));
       const arm = await reachable(ups.dist.layout, ups.dist.refs.multi!, "arm64");
       const big = await reachable(ups.tok.layout, ups.tok.refs.big!);
+      const amd = await reachable(ups.tok.layout, ups.tok.refs.multi!, "amd64");
       // containerd's content store checks every blob's digest as it commits it: present means identical.
-      for (const d of [ups.dist.refs.multi!, ...arm, ...big]) expect(have.has(d.digest), `${d.digest} in containerd's content store`).toBe(true);
+      for (const d of [ups.dist.refs.multi!, ...arm, ...big, ups.tok.refs.multi!, ...amd]) expect(have.has(d.digest), `${d.digest} in containerd's content store`).toBe(true);
       const images = await cd.ctr(["image", "ls", "-q"]);
-      expect(images.stdout.split("\n").sort()).toEqual(expect.arrayContaining(["dist.invalid/lib/multi:multi", "tok.invalid/lib/big:big"]));
+      expect(images.stdout.split("\n").sort()).toEqual(expect.arrayContaining(["dist.invalid/lib/multi:multi", "tok.invalid/lib/big:big", "docker.io/library/mirrored:multi"]));
       // What Berth answered containerd: every request carried ?ns=, every answer the namespace that routed it.
-      for (const ns of ["dist.invalid", "tok.invalid"]) {
+      for (const ns of ["dist.invalid", "tok.invalid", "docker.io"]) {
         const asked = front.seen.filter((r) => r.path.includes(`ns=${ns}`));
         expect(asked.some((r) => r.path.includes("/manifests/")), `manifest requests with ns=${ns}`).toBe(true);
         expect(asked.some((r) => r.path.includes("/blobs/")), `blob requests with ns=${ns}`).toBe(true);
@@ -254,6 +273,7 @@ describe("real clients through the pull-through cache", () => {
       // The same cache repositories as a pull by prefix: dist.invalid's lib/multi is dist/lib/multi.
       await expectCached("dist/lib/multi", arm);
       await expectCached("tok/lib/big", big);
+      await expectCached("tok/library/mirrored", amd);
     } finally {
       await cd.stop();
     }
@@ -299,4 +319,11 @@ describe("real clients through the pull-through cache", () => {
       expect(await listKeys(blobKey(digest))).toEqual([blobKey(digest)]);
     }, 600_000);
   }
+
+  it("no upstream password reaches a log", () => {
+    for (const logs of [berth.logs(), tok.logs(), dist.logs()]) {
+      expect(logs).not.toContain(DIST_PW);
+      expect(logs).not.toContain(TOK_PW);
+    }
+  });
 });

@@ -77,11 +77,23 @@ export interface Containerd {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** containerd cannot run on this machine (not a bug in Berth): the test skips and prints `message`. */
+export class ContainerdUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ContainerdUnavailable";
+  }
+}
+
 /**
  * Starts containerd with a config of its own (no CRI plugin, no snapshotters that need kernel features it may
- * lack) and resolves once `ctr version` answers (bounded: 30 s). Needs root; throws with its log otherwise.
+ * lack) and resolves once `ctr version` answers (bounded: 30 s). Throws ContainerdUnavailable when it cannot
+ * run here (not root, or it exits during start-up), a plain Error when it hangs.
  */
 export async function startContainerd(): Promise<Containerd> {
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    throw new ContainerdUnavailable(`containerd needs root (uid is ${process.getuid()}): it mounts snapshots and owns its state directories`);
+  }
   // Short: the gRPC socket path must stay under 108 bytes.
   const dir = await mkdtemp(path.join(existsSync("/tmp") ? "/tmp" : os.tmpdir(), "bmc-"));
   const sock = path.join(dir, "c.sock");
@@ -132,7 +144,7 @@ export async function startContainerd(): Promise<Containerd> {
     if (exited !== undefined) {
       const tail = logs();
       await stop();
-      throw new Error(`containerd exited during start-up (${exited}):\n${tail}`);
+      throw new ContainerdUnavailable(`containerd exited during start-up (${exited}); its log ends with:\n${tail}`);
     }
     if ((await ctr(["version"], 10_000)).code === 0) break;
     if (i >= 150) {
