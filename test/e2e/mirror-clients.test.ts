@@ -1,7 +1,7 @@
 // Real clients through Berth's pull-through cache, offline, against two real upstreams on 127.0.0.1:
 // CNCF Distribution 2.8 with htpasswd (Berth answers its Basic challenge) and a second Berth in token mode (the
-// flow Docker Hub uses: a 401 with a Bearer challenge, a token from its /token endpoint, blob redirects to its
-// bucket). Each holds a two-platform index and an image with a 64 MiB layer (a different one in each), pushed
+// flow Docker Hub uses: a 401 with a Bearer challenge whose realm is another origin and whose service is not the
+// registry's host, a token from there for Basic credentials, blob redirects to its bucket). Each holds a two-platform index and an image with a 64 MiB layer (a different one in each), pushed
 // with skopeo. The Berth under test mirrors Distribution under `dist/` (namespace dist.invalid) and the token
 // Berth under `tok/` (namespace tok.invalid, and the `default` upstream), with credentials from named secrets;
 // each upstream sits behind a recording proxy that counts its requests, and so does Berth for containerd.
@@ -35,6 +35,7 @@ const TOK_PW = randomBytes(12).toString("hex");
 const STEP_MS = 240_000;
 const BIG_MIB = 64;
 const CONCURRENT = 20;
+const TOK_SERVICE = "registry.upstream.test";
 
 type Desc = { mediaType: string; digest: string; size: number; platform?: { architecture: string } };
 type Up = { name: "dist" | "tok"; url: () => string; proxy: () => RecordingProxy; auth: (scope: string) => Promise<string>; layout: string; refs: Record<string, OciRef> };
@@ -46,13 +47,14 @@ let berth: Berth;
 let front: RecordingProxy; // in front of the Berth under test (containerd talks to it)
 let distProxy: RecordingProxy;
 let tokProxy: RecordingProxy;
+let realmProxy: RecordingProxy; // the token-mode upstream's /token, on an origin of its own (auth.docker.io's part)
 let closedPort: number; // where every client's fallback to "the real registry" goes
 let noAuthEnv: Record<string, string>;
 let dockerd: Dockerd | undefined;
 let dockerSkip = "";
 const ups: Record<Up["name"], Up> = {
   dist: { name: "dist", url: () => dist.url, proxy: () => distProxy, auth: async () => basic(USER, DIST_PW), layout: "", refs: {} },
-  tok: { name: "tok", url: () => tok.url, proxy: () => tokProxy, auth: (scope) => berthToken(tok.url, basic(USER, TOK_PW), scope), layout: "", refs: {} },
+  tok: { name: "tok", url: () => tok.url, proxy: () => tokProxy, auth: (scope) => berthToken(`${realmProxy.url}/token`, TOK_SERVICE, basic(USER, TOK_PW), scope), layout: "", refs: {} },
 };
 
 const basic = (user: string, pw: string) => `Basic ${Buffer.from(`${user}:${pw}`).toString("base64")}`;
@@ -111,6 +113,7 @@ beforeAll(async () => {
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${der.match(/.{1,64}/g)!.join("\n")}\n-----END PRIVATE KEY-----\n`;
   ups.dist.layout = path.join(tmp, "layout-dist");
   ups.tok.layout = path.join(tmp, "layout-tok");
+  realmProxy = await recordingProxy(() => tok.url);
   const [listDist, listTok] = await Promise.all([
     makeOciLayout(ups.dist.layout, { bigMiB: BIG_MIB }),
     makeOciLayout(ups.tok.layout, { bigMiB: BIG_MIB }),
@@ -120,6 +123,8 @@ beforeAll(async () => {
       REGISTRY_AUTH: "token",
       REGISTRY_AUTH_HTPASSWD: `${USER}:${bcrypt.hashSync(TOK_PW, 4)}`,
       BERTH_AUTH_TOKEN_KEY: keyPem,
+      REGISTRY_AUTH_TOKEN_REALM: `${realmProxy.url}/token`,
+      REGISTRY_AUTH_TOKEN_SERVICE: TOK_SERVICE,
     }).then((b) => void (tok = b)),
   ]);
   for (const [up, list] of [[ups.dist, listDist], [ups.tok, listTok]] as const) {
@@ -156,7 +161,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  await Promise.all([berth?.stop(), tok?.stop(), dist?.stop(), dockerd?.stop(), front?.close(), distProxy?.close(), tokProxy?.close()]);
+  await Promise.all([berth?.stop(), tok?.stop(), dist?.stop(), dockerd?.stop(), front?.close(), distProxy?.close(), tokProxy?.close(), realmProxy?.close()]);
   if (tmp) await unmountAndRemove(tmp);
 });
 
@@ -222,8 +227,11 @@ describe("real clients through the pull-through cache", () => {
     for (const d of [...multi, ...big]) expect(await sha256File(blobFile(out, d.digest)), d.digest).toBe(hexOf(d.digest));
     await expectCached("tok/lib/multi", multi);
     await expectCached("tok/lib/big", big);
-    // Berth reached the token-mode upstream with a token it fetched itself (the upstream challenged it).
-    expect(tokProxy.seen.some((r) => r.path.startsWith("/token?") && r.status === 200)).toBe(true);
+    // Berth reached the token-mode upstream with tokens it fetched itself from the challenge's realm, for the
+    // challenge's service and the repository's pull scope.
+    const scope = encodeURIComponent("repository:lib/multi:pull");
+    expect(realmProxy.seen.some((r) => r.path.includes(`service=${TOK_SERVICE}`) && r.path.includes(`scope=${scope}`) && r.status === 200)).toBe(true);
+    expect(tokProxy.seen.filter((r) => r.path.startsWith("/token"))).toEqual([]);
   });
 
   it("containerd (ctr --hosts-dir, hosts.toml mirror): routed by ?ns=, answered with OCI-Namespace, content identical", async (t) => {

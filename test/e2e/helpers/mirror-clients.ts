@@ -30,14 +30,18 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-/** A keep-alive HTTP proxy to `target` recording each request; headers (Host too) and bodies pass unchanged. */
-export async function recordingProxy(target: string): Promise<RecordingProxy> {
-  const t = new URL(target);
+/**
+ * A keep-alive HTTP proxy to `target` recording each request; headers (Host too) and bodies pass unchanged.
+ * `target` may be a function, read at each request, for a proxy started before what it leads to.
+ */
+export async function recordingProxy(target: string | (() => string)): Promise<RecordingProxy> {
+  const targetUrl = () => new URL(typeof target === "string" ? target : target());
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const seen: Passed[] = [];
   const server = http.createServer((req, res) => {
     const rec: Passed = { method: req.method ?? "", path: req.url ?? "" };
     seen.push(rec);
+    const t = targetUrl();
     const up = http.request({ host: t.hostname, port: Number(t.port), method: req.method, path: req.url, headers: req.headers, agent }, (ures) => {
       rec.status = ures.statusCode;
       const ns = ures.headers["oci-namespace"];
@@ -177,10 +181,10 @@ export async function pushUpstreamBlob(base: string, repo: string, digest: strin
   if (put.status !== 201) throw new Error(`PUT of blob ${digest} to ${base}/v2/${repo}: HTTP ${put.status} ${text.slice(0, 300)}`);
 }
 
-/** A token for `scope` from Berth's own /token endpoint (token mode), as a client with Basic credentials gets one. */
-export async function berthToken(base: string, basic: string, scope: string): Promise<string> {
-  const q = new URLSearchParams({ service: new URL(base).host, scope });
-  const res = await fetch(`${base}/token?${q}`, { headers: { Authorization: basic }, signal: AbortSignal.timeout(30_000) });
+/** A token for `scope` from a Berth's /token endpoint at `realm` (token mode), as a client with Basic credentials gets one. */
+export async function berthToken(realm: string, service: string, basic: string, scope: string): Promise<string> {
+  const q = new URLSearchParams({ service, scope });
+  const res = await fetch(`${realm}?${q}`, { headers: { Authorization: basic }, signal: AbortSignal.timeout(30_000) });
   if (res.status !== 200) throw new Error(`token for ${scope}: HTTP ${res.status}`);
   return `Bearer ${((await res.json()) as { token: string }).token}`;
 }
