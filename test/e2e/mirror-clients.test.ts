@@ -24,7 +24,7 @@ import { DockerdUnavailable, startDockerd, unmountAndRemove, type Dockerd } from
 import { freePort } from "./harness/ports.js";
 import { listKeys } from "./harness/s3.js";
 import { ensureTools, makeOciLayout, run, sha256File, type OciRef, type RunResult } from "./harness/tools.js";
-import { OCI_INDEX } from "./helpers/manifests.js";
+import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX } from "./helpers/manifests.js";
 import { berthToken, ContainerdUnavailable, pushUpstreamBlob, recordingProxy, startContainerd, type Containerd, type RecordingProxy } from "./helpers/mirror-clients.js";
 
 const RUN = randomBytes(4).toString("hex");
@@ -92,6 +92,17 @@ async function expectCached(cache: string, wanted: Desc[]): Promise<void> {
   }
 }
 
+/** A manifest as the token-mode upstream holds it: its digest and document (asked with a token of our own). */
+async function upstreamManifest(repo: string, ref: string): Promise<{ digest: string; doc: { manifests?: Desc[]; config?: Desc; layers?: Desc[] } }> {
+  const res = await fetch(`${tok.url}/v2/${repo}/manifests/${ref}`, {
+    headers: { Accept: [DOCKER_LIST, DOCKER_MANIFEST].join(", "), Authorization: await ups.tok.auth(`repository:${repo}:pull`) },
+    signal: AbortSignal.timeout(30_000),
+  });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  expect(res.status).toBe(200);
+  return { digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`, doc: JSON.parse(bytes.toString("utf8")) };
+}
+
 function podmanFlags(dir: string): string[] {
   return ["--root", path.join(dir, "root"), "--runroot", path.join(dir, "rr"), "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", path.join(dir, "tmp")];
 }
@@ -138,6 +149,8 @@ beforeAll(async () => {
     push(ups.dist, DIST_PW, "multi", "lib/multi:multi").then(() => push(ups.dist, DIST_PW, "big", "lib/big:big")),
     push(ups.tok, TOK_PW, "multi", "lib/multi:multi").then(() => push(ups.tok, TOK_PW, "big", "lib/big:big")).then(() => push(ups.tok, TOK_PW, "multi", "library/mirrored:multi")),
   ]);
+  // Docker Hub's own format (a Docker manifest list of schema 2 manifests), converted by skopeo.
+  await ok("skopeo", ["--insecure-policy", "copy", "--all", "--format", "v2s2", "--dest-tls-verify=false", `--dest-creds=${USER}:${TOK_PW}`, `oci:${ups.tok.layout}:multi`, `docker://${new URL(tok.url).host}/library/dockerlist:multi`]);
   [distProxy, tokProxy] = await Promise.all([recordingProxy(dist.url), recordingProxy(tok.url)]);
   berth = await startBerth({
     REGISTRY_STORAGE_S3_ROOTDIRECTORY: ROOT,
@@ -297,6 +310,17 @@ describe("real clients through the pull-through cache", () => {
     expect(JSON.parse(repoDigests!)).toEqual([`mirrored@${ups.tok.refs.multi!.digest}`]);
     // dockerd asked the mirror for library/mirrored; the default upstream's cache is tok/library/mirrored.
     await expectCached("tok/library/mirrored", amd);
+    // Docker Hub's format: a Docker manifest list, the amd64 schema 2 manifest chosen from it. Its config and
+    // layer are mirrored:multi's (skopeo converted only the manifests): removed first, so dockerd fetches them.
+    await ok("docker", ["image", "rm", "mirrored:multi"], env);
+    await ok("docker", ["pull", "dockerlist:multi"], env);
+    const list = await upstreamManifest("library/dockerlist", "multi");
+    const child = list.doc.manifests!.find((m) => m.platform?.architecture === "amd64")!;
+    const image = await upstreamManifest("library/dockerlist", child.digest);
+    const [id2, repoDigests2] = (await ok("docker", ["image", "inspect", "--format", "{{.Id}} {{json .RepoDigests}}", "dockerlist:multi"], env)).stdout.trim().split(" ");
+    expect(id2).toBe(image.doc.config!.digest);
+    expect(JSON.parse(repoDigests2!)).toEqual([`dockerlist@${list.digest}`]);
+    await expectCached("tok/library/dockerlist", [child, image.doc.config!, ...image.doc.layers!]);
   });
 
   for (const name of ["dist", "tok"] as const) {
