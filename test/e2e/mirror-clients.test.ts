@@ -110,6 +110,7 @@ function podmanFlags(dir: string): string[] {
 beforeAll(async () => {
   await ensureTools("skopeo", ["skopeo"]);
   await ensureTools("clients", ["podman", "dockerd", "docker", "containerd", "ctr"]);
+  await ensureTools("reference", ["docker-registry"]);
   // Short (podman refuses a --runroot longer than 50 characters), lowercase.
   tmp = path.join(existsSync("/tmp") ? "/tmp" : os.tmpdir(), `bmcl-${RUN}`);
   await mkdir(tmp);
