@@ -147,7 +147,7 @@ beforeAll(async () => {
   const push = (up: Up, pw: string, tag: string, repo: string) =>
     ok("skopeo", ["--insecure-policy", "copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `--dest-creds=${USER}:${pw}`, `oci:${up.layout}:${tag}`, `docker://${new URL(up.url()).host}/${repo}`]);
   await Promise.all([
-    push(ups.dist, DIST_PW, "multi", "lib/multi:multi").then(() => push(ups.dist, DIST_PW, "big", "lib/big:big")),
+    push(ups.dist, DIST_PW, "multi", "lib/multi:multi").then(() => push(ups.dist, DIST_PW, "big", "lib/big:big")).then(() => push(ups.dist, DIST_PW, "v1", "lib/pinned:v1")),
     push(ups.tok, TOK_PW, "multi", "lib/multi:multi").then(() => push(ups.tok, TOK_PW, "big", "lib/big:big")).then(() => push(ups.tok, TOK_PW, "multi", "library/mirrored:multi")),
   ]);
   // Docker Hub's own format (a Docker manifest list of schema 2 manifests), converted by skopeo.
@@ -274,6 +274,10 @@ describe("real clients through the pull-through cache", () => {
       await pull(["tok.invalid/lib/big:big"]);
       // A Kubernetes node's Docker Hub image: certs.d/docker.io/hosts.toml, ns=docker.io, the token-mode upstream.
       await pull(["docker.io/library/mirrored:multi"]);
+      // A pod's image pinned by digest: the manifest by digest, fetched from the upstream through ns.
+      const pinned = ups.dist.refs.v1!.digest;
+      await pull([`dist.invalid/lib/pinned@${pinned}`]);
+      expect(front.seen.find((r) => r.path.startsWith(`/v2/lib/pinned/manifests/${pinned}`))).toMatchObject({ status: 200, namespace: "dist.invalid" });
       const listed = await cd.ctr(["content", "ls", "-q"]);
       expect(listed.code).toBe(0);
       const have = new Set(listed.stdout.split("\n").map((l) => l.trim()));
@@ -281,7 +285,8 @@ describe("real clients through the pull-through cache", () => {
       const big = await reachable(ups.tok.layout, ups.tok.refs.big!);
       const amd = await reachable(ups.tok.layout, ups.tok.refs.multi!, "amd64");
       // containerd's content store checks every blob's digest as it commits it: present means identical.
-      for (const d of [ups.dist.refs.multi!, ...arm, ...big, ups.tok.refs.multi!, ...amd]) expect(have.has(d.digest), `${d.digest} in containerd's content store`).toBe(true);
+      const v1 = await reachable(ups.dist.layout, ups.dist.refs.v1!);
+      for (const d of [ups.dist.refs.multi!, ...arm, ...big, ups.tok.refs.multi!, ...amd, ...v1]) expect(have.has(d.digest), `${d.digest} in containerd's content store`).toBe(true);
       const images = await cd.ctr(["image", "ls", "-q"]);
       expect(images.stdout.split("\n").sort()).toEqual(expect.arrayContaining(["dist.invalid/lib/multi:multi", "tok.invalid/lib/big:big", "docker.io/library/mirrored:multi"]));
       // What Berth answered containerd: every request carried ?ns=, every answer the namespace that routed it.
@@ -296,6 +301,7 @@ describe("real clients through the pull-through cache", () => {
       await expectCached("dist/lib/multi", arm);
       await expectCached("tok/lib/big", big);
       await expectCached("tok/library/mirrored", amd);
+      await expectCached("dist/lib/pinned", v1);
     } finally {
       await cd.stop();
     }
