@@ -3,7 +3,7 @@
 # usage: scripts/install-deps.sh [GROUP...]     (no GROUP = "swift skopeo")
 #   swift      OpenStack Swift + s3api: the local S3 server (plus curl, used for its health check)
 #   skopeo     registry client used by the end-to-end tests
-#   clients    podman buildah docker.io tini (other registry clients; tini-static runs in test images)
+#   clients    podman buildah docker.io containerd tini (other registry clients; tini-static runs in test images)
 #   reference  docker-registry (CNCF Distribution, the reference implementation)
 #   bench      hey (HTTP load generator)
 #   chromium   Debian's chromium (the real browser the web UI's end-to-end tests drive with playwright-core)
@@ -18,7 +18,7 @@ group_spec() {
   case "$1" in
     swift) echo "swift-ring-builder swift-proxy-server swift-object-server swift-container-server swift-account-server curl python3|swift swift-proxy swift-account swift-container swift-object curl python3|--no-install-recommends" ;;
     skopeo) echo "skopeo|skopeo|" ;;
-    clients) echo "podman buildah dockerd docker tini-static|podman buildah docker.io tini|" ;;
+    clients) echo "podman buildah dockerd docker containerd ctr tini-static|podman buildah docker.io containerd tini|" ;;
     reference) echo "docker-registry|docker-registry|" ;;
     bench) echo "hey|hey|" ;;
     chromium) echo "chromium|chromium|" ;;

@@ -114,12 +114,19 @@ export function dockerdUnavailableReason(): string | null {
   return null;
 }
 
+export interface DockerdOptions {
+  /** Its daemon.json (default `{}`), e.g. `{"registry-mirrors": ["http://127.0.0.1:1234"]}`. */
+  daemonJson?: Record<string, unknown>;
+  /** Added to its environment, e.g. HTTPS_PROXY so that no request of it can leave the machine. */
+  env?: Record<string, string>;
+}
+
 /**
  * Starts dockerd and resolves once `docker info` answers (bounded: 30 s). Throws DockerdUnavailable when this
  * machine cannot run it (not root; dockerd exits during start-up, e.g. no permission to mount or use cgroups),
  * with the reason and dockerd's last log lines; throws a plain Error when it hangs.
  */
-export async function startDockerd(): Promise<Dockerd> {
+export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> {
   const reason = dockerdUnavailableReason();
   if (reason) throw new DockerdUnavailable(reason);
   // Short path: the socket path must stay under 108 bytes (sun_path), containerd's too (<exec-root>/containerd/…).
@@ -144,9 +151,9 @@ export async function startDockerd(): Promise<Dockerd> {
     // Its own (absent) daemon.json: the machine's /etc/docker/daemon.json must not change this daemon.
     "--config-file", path.join(dir, "daemon.json"),
   ];
-  await writeFile(path.join(dir, "daemon.json"), "{}\n");
+  await writeFile(path.join(dir, "daemon.json"), `${JSON.stringify(opts.daemonJson ?? {})}\n`);
   const fd = openSync(logFile, "a");
-  const child = spawn("dockerd", args, { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn("dockerd", args, { detached: true, stdio: ["ignore", fd, fd], env: { ...process.env, ...opts.env } });
   closeSync(fd);
   child.unref();
   let exited: string | undefined;
