@@ -86,16 +86,7 @@ function streamAndStore(
   const tee = heldTee(body);
   const hash = ctx.pullThrough.hashing.running(digest.algorithm);
   const stored = ctx.storage.blobs
-    .write(digest, tee.store, {
-      partSize: ctx.cfg.s3.chunkSize,
-      onPart: (bytes) => hash.update(bytes),
-      beforeComplete: async (written) => {
-        const hex = await hash.hex();
-        if (hex !== digest.hex || (size !== null && written !== size)) {
-          throw new Error(`upstream sent ${written} bytes whose digest is ${digest.algorithm}:${hex}, not ${d}`);
-        }
-      },
-    })
+    .writeVerified(digest, tee.store, { partSize: ctx.cfg.s3.chunkSize, hash, size })
     .then(() => ctx.storage.blobs.link(cache, digest));
   // Waiters are released as soon as the bucket has it (or cannot), not when this client has read it all.
   ctx.waitUntil(
