@@ -26,6 +26,7 @@ import { JOBS } from "./kinds";
 import type { JobCoordinatorRpc, JobReport } from "./protocol";
 import { JobRunner } from "./runner";
 import { referrersBackfill } from "./referrers-backfill";
+import { SCHEDULE_SLACK_MS, syncsDue } from "./schedule";
 import { storageStats } from "./storage-stats";
 import { sync } from "./sync/job";
 
@@ -37,13 +38,6 @@ interface MetadataRemovals {
   indexReferrer(repo: string, subject: string, descriptor: ReferrerDescriptor): Promise<boolean>;
 }
 
-/** A Cron Trigger fires at fixed times: a run counts as due a little before a whole interval has passed. */
-const SCHEDULE_SLACK_MS = 5 * 60_000;
-
-/** Whether a run last started at `last` is due again after `intervalMs` (with the slack, at most half of it). */
-export function isDue(last: JobReport | null, intervalMs: number, now: number): boolean {
-  return !last || now - Date.parse(last.startedAt) >= intervalMs - Math.min(SCHEDULE_SLACK_MS, intervalMs / 2);
-}
 
 interface Parts {
   runner: JobRunner;
@@ -151,18 +145,13 @@ export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
   private async startDueSyncs(): Promise<string[]> {
     const { runner, readOnly, synced, getAlarm, setAlarm } = this.setup();
     if (readOnly || synced.length === 0) return [];
+    const { due, nextAt } = await syncsDue(synced, (name) => runner.status(sync.kind, name), Date.now());
     const started: string[] = [];
-    let next = Infinity;
-    for (const u of synced) {
-      const last = await runner.status(sync.kind, u.name);
-      if (last?.state !== "running" && isDue(last, u.sync!.pollIntervalMs, Date.now())) {
-        const r = await runner.start(sync.kind, { upstream: u.name });
-        if ("started" in r && r.started) started.push(`${sync.kind}:${u.name}`);
-      } else if (last) {
-        next = Math.min(next, Date.parse(last.startedAt) + u.sync!.pollIntervalMs);
-      }
+    for (const name of due) {
+      const r = await runner.start(sync.kind, { upstream: name });
+      if ("started" in r && r.started) started.push(`${sync.kind}:${name}`);
     }
-    if (next !== Infinity && (await getAlarm()) === null) await setAlarm(next);
+    if (nextAt !== null && (await getAlarm()) === null) await setAlarm(nextAt);
     return started;
   }
 
