@@ -19,7 +19,7 @@ import { JOBS } from "../../../src/jobs/kinds";
 import { JobRunner } from "../../../src/jobs/runner";
 import { RepositoryWrites } from "../../../src/metadata/writes";
 import { BlobFills } from "../../../src/metadata/fills";
-import type { Job, SyncRuntime } from "../../../src/jobs/job";
+import type { Job, JobEnvironment, SyncRuntime } from "../../../src/jobs/job";
 import { FAULT_CODE, OciError, type OciErrorCode } from "../../../src/oci/errors";
 import type { AccessGuard, Action, RegistryContext, RequestInfo } from "../../../src/registry/context";
 import { UploadHints } from "../../../src/registry/upload-hints";
@@ -255,6 +255,8 @@ export class TestRegistry {
   readonly metadata = new Map<string, RepositoryWrites>();
   readonly jobStorage = new MemoryRunnerStorage();
   readonly jobRunner: JobRunner;
+  /** What the runner's jobs get (as the coordinator gives it), for tests that step a job themselves. */
+  readonly jobEnv: JobEnvironment;
   /** The garbage collector's ledger and fence, as the coordinator holds them (ledger over node:sqlite). */
   readonly ledger = new GcLedger(memorySql());
   readonly fence: FenceServer;
@@ -311,7 +313,8 @@ export class TestRegistry {
       vouch: async (repo, digests) => digests.length > 0 && (await this.fence.vouch(repo, digests)).active,
       linkManifest: (repo, link) => this.writer(repo).linkManifest(repo, link),
     };
-    this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, { storage: this.storage, now: this.clock.now, gc, referrers, sync });
+    this.jobEnv = { storage: this.storage, now: this.clock.now, gc, referrers, sync };
+    this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, this.jobEnv);
     const request: RequestInfo = {
       id: "test-request",
       caller: { user: null, groups: [], anonymous: true },
