@@ -107,6 +107,11 @@ describe("what sync copies", () => {
     expect(await localTag("mirror/team/other", "v1")).toBeNull();
   });
 
+  it("a repository the upstream has no tags for is noted, not a failure", async () => {
+    make([{ prefix: "team/gone" }]);
+    expect((await runSync()).result).toMatchObject({ repositories: 1, copied: 0, failed: 0, notes: ["team/gone: the upstream has no tags for it"] });
+  });
+
   it("destination and stripPrefix place the copies as zot's rules say, under the upstream's prefix", async () => {
     const a = up.image("team/app", "v1");
     const b = up.image("lib/sub/x", "v1");

@@ -35,6 +35,8 @@ export interface CopyContext {
   local: string;
   /** Updated in place as things are copied (the step's copy of the state). */
   counts: SyncCounts;
+  /** No further blob is started once counts.bytesCopied reaches this (the step's share of bytes). */
+  stopAtBytes: number;
 }
 
 export function newTask(tag: string, attempts = 0): TagTask {
@@ -48,7 +50,7 @@ export function retryable(e: unknown): boolean {
 }
 
 /**
- * Advances the task by at most `budget` units. `done`: "skipped" (cached at the same digest), "copied", or
+ * Advances the task by at most `budget` units (and blobs up to cx.stopAtBytes). `done`: "skipped" (cached at the same digest), "copied", or
  * null when there is more to do (the returned task is where to go on).
  */
 export async function advanceTask(cx: CopyContext, start: TagTask, budget: number): Promise<{ task: TagTask; done: "copied" | "skipped" | null; used: number }> {
@@ -74,7 +76,7 @@ export async function advanceTask(cx: CopyContext, start: TagTask, budget: numbe
       task = { ...task, manifests: [...children, ...task.manifests], blobsDone: 0 };
       continue;
     }
-    while (task.blobsDone < manifest.blobs.length && used < budget) {
+    while (task.blobsDone < manifest.blobs.length && used < budget && cx.counts.bytesCopied < cx.stopAtBytes) {
       await copyBlob(cx, manifest.blobs[task.blobsDone]!);
       task = { ...task, blobsDone: task.blobsDone + 1 };
       used++;

@@ -14,6 +14,7 @@ import { advanceTask, newTask, retryable, type CopyContext } from "./copy";
 import { compileContent, contentFor, keepsTag, localName, type CompiledContent } from "./match";
 import { emptyCounts, listed, syncResult, type SyncState } from "./state";
 import { compareLexical } from "../../storage/tags";
+import { UpstreamError } from "../../upstream";
 
 /** Catalog names asked for per page, and pages followed at most per run. */
 const CATALOG_PAGE = 1_000;
@@ -27,6 +28,11 @@ const MAX_TAGS = 1_000;
  */
 const UNITS_PER_STEP = 24;
 const STEP_MS = 60_000;
+/**
+ * Bytes per step: no blob is started past this. One layer is copied whole within a step (a copy cut off
+ * cannot be resumed), so a step's requests are bounded by this plus one layer's parts.
+ */
+const BYTES_PER_STEP = 1024 * 1024 * 1024;
 
 function runtime(env: JobEnvironment): SyncRuntime {
   if (!env.sync) throw new Error("this coordinator has no sync runtime");
@@ -116,6 +122,10 @@ async function tagsStep(s: SyncState, u: Upstream, contents: CompiledContent[], 
   try {
     tags = await rt.upstreams.client(u).listTags(repo.remote);
   } catch (e) {
+    // In the catalog with no tag left (Distribution answers 404 then): nothing to copy, nothing wrong.
+    if (e instanceof UpstreamError && e.kind === "missing") {
+      return { state: { ...s, repo: s.repo + 1, listAttempts: 0, notes: listed(s.notes, `${repo.remote}: the upstream has no tags for it`) }, done: false };
+    }
     return failed(s, u, env, e, s.listAttempts + 1, (x) => void (x.listAttempts += 1), (x, reason) => {
       x.counts.failed++;
       x.failures = listed(x.failures, { repository: repo.local, tag: null, reason: `its tag list: ${reason}`, attempts: x.listAttempts + 1 });
@@ -133,10 +143,11 @@ async function tagsStep(s: SyncState, u: Upstream, contents: CompiledContent[], 
 
 async function copyStep(s: SyncState, u: Upstream, env: JobEnvironment, rt: SyncRuntime): Promise<Step> {
   const repo = s.repos[s.repo]!;
-  const cx: CopyContext = { rt, storage: env.storage, client: rt.upstreams.client(u), remote: repo.remote, local: repo.local, counts: s.counts };
+  const stopAtBytes = s.counts.bytesCopied + BYTES_PER_STEP;
+  const cx: CopyContext = { rt, storage: env.storage, client: rt.upstreams.client(u), remote: repo.remote, local: repo.local, counts: s.counts, stopAtBytes };
   const deadline = env.now() + STEP_MS;
   let used = 0;
-  while (used < UNITS_PER_STEP && env.now() < deadline) {
+  while (used < UNITS_PER_STEP && env.now() < deadline && s.counts.bytesCopied < stopAtBytes) {
     if (s.task === null) {
       const next = s.tags.shift();
       if (next === undefined) return { state: { ...s, phase: "tags", repo: s.repo + 1 }, done: false };
