@@ -38,7 +38,6 @@ interface MetadataRemovals {
   indexReferrer(repo: string, subject: string, descriptor: ReferrerDescriptor): Promise<boolean>;
 }
 
-
 interface Parts {
   runner: JobRunner;
   fence: FenceServer;
