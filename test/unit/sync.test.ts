@@ -82,7 +82,8 @@ describe("what sync copies", () => {
   });
 
   it("** spans segments; tags.semver keeps semantic versions only, and with a regex both must hold", async () => {
-    for (const t of ["v1.2.3", "1.0.0", "1.0.0-rc.1", "v2", "latest", "2.0.0"]) up.image("team/sub/lib", t);
+    // "1.2" and "v1.x" pass the regex but are not semantic versions; "2.0.0" is one, but fails the regex.
+    for (const t of ["v1.2.3", "1.0.0", "1.0.0-rc.1", "1.2", "v1.x", "v2", "latest", "2.0.0"]) up.image("team/sub/lib", t);
     make([{ prefix: "team/**", tags: { regex: "^v?1\\.", semver: true } }]);
     await runSync();
     const tags = (await r.storage.tags.list("mirror/team/sub/lib")).sort();
@@ -143,6 +144,8 @@ describe("the mapping and filters, as pure functions", () => {
     expect(["1.2", "v1", "01.2.3", "latest", "1.2.3.4"].some(isSemver)).toBe(false);
     expect(keepsTag(content({ tagsRegex: /^v/ }), "prod-v1")).toBe(false);
     expect(keepsTag(content({ tagsRegex: /v/ }), "prod-v1")).toBe(true); // unanchored, like zot's regex
+    expect(keepsTag(content({ tagsSemver: true }), "v1.2")).toBe(false);
+    expect(keepsTag(content({ tagsSemver: true }), "v1.2.0")).toBe(true);
   });
 });
 
