@@ -4,11 +4,12 @@
 //    caches one upstream, and every push is refused, as Distribution does;
 //  - BERTH_UPSTREAMS (JSON list): several upstreams, each caching under its own local prefix, reached by that
 //    prefix, by `?ns=` (its `namespaces`), or as the `default` for names nothing else claims. zot's sync fields
-//    are validated here too (periodic sync is not run yet).
+//    drive periodic sync (src/jobs/sync), parsed and checked here.
 // A bad field fails with its path (`BERTH_UPSTREAMS: [1].ttl: …`); passwords are read from named secrets and
 // never echoed.
 
 import { nameGrammarError } from "../oci/names";
+import { compileGlob } from "./access";
 import { parseRetentionObject, type RetentionConfig } from "./retention";
 import { ConfigError, parseGoDuration, parseJsonSetting, read, readDuration, readUrl, type Env } from "./values";
 
@@ -42,7 +43,7 @@ export interface Upstream {
   dockerHub: boolean;
   /** Pull on demand (a miss is fetched); false: only periodic sync fills the cache. */
   onDemand: boolean;
-  /** Periodic sync (zot's fields), parsed for a later part; null when `pollInterval` is not set. */
+  /** Periodic sync (zot's fields, run by src/jobs/sync); null when `pollInterval` is not set. */
   sync: { pollIntervalMs: number; content: SyncContent[]; maxRetries: number; retryDelayMs: number } | null;
 }
 
@@ -147,7 +148,10 @@ function contentOf(v: unknown, at: string): SyncContent {
   }
   const destination = v.destination === undefined ? null : text(v.destination, `${at}.destination`).replace(/^\/+|\/+$/g, "");
   if (destination && nameGrammarError(destination)) fail(`${at}.destination`, nameGrammarError(destination)!);
-  return { prefix: text(v.prefix, `${at}.prefix`), tagsRegex, tagsSemver, destination, stripPrefix: flag(v.stripPrefix, `${at}.stripPrefix`, false) };
+  const prefix = text(v.prefix, `${at}.prefix`);
+  // The glob is compiled again by the sync job; a bad one fails here, where the setting is read.
+  compileGlob(prefix.replace(/^\/+|\/+$/g, ""), `${at}.prefix`, SETTING);
+  return { prefix, tagsRegex, tagsSemver, destination, stripPrefix: flag(v.stripPrefix, `${at}.stripPrefix`, false) };
 }
 
 function syncOf(o: Obj, at: string): Upstream["sync"] {

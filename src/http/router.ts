@@ -17,6 +17,7 @@ import { jobStatus, startJob } from "../registry/jobs";
 import { scrapeMetrics } from "../registry/metrics";
 import { gcStatus, startGc } from "../registry/gc";
 import { pullReferrers } from "../registry/mirror-referrers";
+import { startSync, syncStatus } from "../registry/sync";
 import { getSmallBlob } from "../registry/ui-blob";
 import { cancelUpload, getUploadStatus, patchUpload, putUpload, startUpload } from "../registry/uploads";
 
@@ -118,6 +119,13 @@ const gc: Handler = (req, ctx) => {
   return req.method === "POST" ? startGc(ctx) : gcStatus(ctx);
 };
 
+/** Periodic sync of upstreams (registry/sync.ts): admins only, checked before anything else. */
+const sync: Handler = (req, ctx) => {
+  if (req.method !== "GET" && req.method !== "POST") return unsupported(req);
+  ctx.access.requireAdmin();
+  return req.method === "POST" ? startSync(ctx) : syncStatus(ctx);
+};
+
 /** The admin API of notifications (registry/events.ts): admins only, checked before anything else. */
 const events: Handler = (req, ctx) => {
   const op = param(req, "op");
@@ -140,6 +148,7 @@ const router = IttyRouter<IRequest, [RegistryContext], Response>()
   .all("/metrics", only(["GET", "HEAD"], (req, ctx) => scrapeMetrics(ctx, req.method === "HEAD")))
   .all("/v2/_berth/ext/jobs/:kind", jobs)
   .all("/v2/_berth/ext/gc", gc)
+  .all("/v2/_berth/ext/sync", sync)
   .all("/v2/_berth/ext/events/:op", events)
   .all("/v2/_catalog", only(["GET"], (_req, ctx) => (ctx.access.require(null, "read"), listRepositories(ctx))))
   .all("/v2/_berth/ext/blobs/:name+/:digest", only(["GET"], (req, ctx) => getSmallBlob(ctx, readable(req, ctx), parseDigestSegment(param(req, "digest"))))) // the web UI reads image configs here (blob GET redirects cross-origin)

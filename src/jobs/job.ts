@@ -6,6 +6,10 @@
 
 import type { ReferrerDescriptor } from "../oci/referrers-tag";
 import type { GcConfig } from "../config/gc";
+import type { DigestAlgorithm } from "../oci/digest";
+import type { RpcResult } from "../oci/rpc";
+import type { StreamHash } from "../streams/stream-hash";
+import type { Upstreams } from "../upstream";
 import type { Storage } from "../storage";
 import type { FenceServer } from "./gc/fence";
 import type { GcLedger } from "./gc/ledger";
@@ -17,6 +21,33 @@ export interface JobEnvironment {
   gc?: GcRuntime;
   /** Indexes a referrer through its repository's metadata object (the referrers backfill); false if it is gone. */
   referrers?: { index(repo: string, subject: string, descriptor: ReferrerDescriptor): Promise<boolean> };
+  /** What periodic sync needs beyond storage (the coordinator provides it). */
+  sync?: SyncRuntime;
+}
+
+/** A manifest link as the repository's metadata object takes it (metadata/protocol.ts ManifestLink). */
+export interface SyncLink {
+  digest: string;
+  subject: { digest: string; descriptor: ReferrerDescriptor } | null;
+  tags: string[];
+  mayMove: boolean;
+  ifMatch: null;
+  ifNoneMatch: null;
+  vouch: string[];
+  checkedFresh: boolean;
+}
+
+export interface SyncRuntime {
+  /** The upstreams (BERTH_UPSTREAMS) and one client each. */
+  upstreams: Upstreams;
+  /** A running hash for a blob being copied (workerd's DigestStream in the coordinator). */
+  hash(algorithm: DigestAlgorithm): StreamHash;
+  /** Part size of blob writes (REGISTRY_STORAGE_S3_CHUNKSIZE). */
+  partSize: number;
+  /** Vouches with the collector's fence (storage/sweep-fence.ts); true: a run is on, check existence fresh. */
+  vouch(repo: string, digests: string[]): Promise<boolean>;
+  /** Links a stored manifest (and moves its tag) through the repository's metadata object, as a push does. */
+  linkManifest(repo: string, link: SyncLink): Promise<RpcResult<{ outcome: string }>>;
 }
 
 export interface GcRuntime {
@@ -47,6 +78,11 @@ export interface StepResult<S> {
 export interface Job<S> {
   /** The kind's name: the admin API's path segment and the key of its runs. */
   readonly kind: string;
+  /**
+   * Kinds that run once per something (sync: per upstream) name the instance the parameters are for; each
+   * instance has its own run and report. Throws Error for bad parameters. Absent: one run per kind.
+   */
+  instance?(params: Record<string, unknown>): string;
   /** The state a new run starts from; throws Error for bad parameters. */
   start(params: Record<string, unknown>, env: JobEnvironment): S;
   /** One bounded step from a saved state. */

@@ -29,8 +29,8 @@ export interface JobCoordinatorRpc extends SweepFenceRpc {
    * `started: false`). Unknown kinds are refused with an error message.
    */
   start(kind: string, params: Record<string, unknown>): Promise<{ started: boolean; report: JobReport } | { error: string }>;
-  /** The running or last finished run of the kind, or null when it never ran. */
-  status(kind: string): Promise<JobReport | null>;
+  /** The running or last finished run of the kind (of its instance: sync's upstream), or null when it never ran. */
+  status(kind: string, instance?: string): Promise<JobReport | null>;
   /** A Cron Trigger fired: starts the scheduled jobs that are due (README "Background jobs"); returns their kinds. */
   tick(): Promise<string[]>;
 }

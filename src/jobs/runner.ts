@@ -26,7 +26,8 @@ interface StoredRun {
   notBefore: number;
 }
 
-const runKey = (kind: string) => `run:${kind}`;
+/** One run at a time per kind, or per kind and instance (sync: one per upstream). */
+const runKey = (kind: string, instance?: string) => (instance === undefined ? `run:${kind}` : `run:${kind}/${instance}`);
 
 export class JobRunner implements Pick<JobCoordinatorRpc, "start" | "status"> {
   constructor(
@@ -38,7 +39,13 @@ export class JobRunner implements Pick<JobCoordinatorRpc, "start" | "status"> {
   async start(kind: string, params: Record<string, unknown>): Promise<{ started: boolean; report: JobReport } | { error: string }> {
     const job = this.jobs.get(kind);
     if (!job) return { error: `unknown job ${JSON.stringify(kind.slice(0, 64))}; known: ${[...this.jobs.keys()].join(", ")}` };
-    const current = await this.storage.get<StoredRun>(runKey(kind));
+    let key: string;
+    try {
+      key = runKey(kind, job.instance?.(params));
+    } catch (e) {
+      return { error: e instanceof Error ? e.message : String(e) };
+    }
+    const current = await this.storage.get<StoredRun>(key);
     if (current?.report.state === "running") return { started: false, report: current.report };
     let state: unknown;
     try {
@@ -53,28 +60,28 @@ export class JobRunner implements Pick<JobCoordinatorRpc, "start" | "status"> {
       failures: 0,
       notBefore: 0,
     };
-    await this.storage.put(runKey(kind), run);
+    await this.storage.put(key, run);
     await this.storage.setAlarm(this.env.now());
     return { started: true, report: run.report };
   }
 
-  async status(kind: string): Promise<JobReport | null> {
-    return (await this.storage.get<StoredRun>(runKey(kind)))?.report ?? null;
+  async status(kind: string, instance?: string): Promise<JobReport | null> {
+    return (await this.storage.get<StoredRun>(runKey(kind, instance)))?.report ?? null;
   }
 
   /** One step of every running run whose backoff is over; sets the next alarm while any run is left. */
   async alarm(): Promise<void> {
     const runs = await this.storage.list<StoredRun>("run:");
     let next = Infinity;
-    for (const run of runs.values()) {
+    for (const [key, run] of runs) {
       if (run.report.state !== "running") continue;
-      if (run.notBefore <= this.env.now()) await this.advance(run);
+      if (run.notBefore <= this.env.now()) await this.advance(key, run);
       if (run.report.state === "running") next = Math.min(next, Math.max(run.notBefore, this.env.now()));
     }
     if (next !== Infinity) await this.storage.setAlarm(next);
   }
 
-  private async advance(run: StoredRun): Promise<void> {
+  private async advance(key: string, run: StoredRun): Promise<void> {
     const job = this.jobs.get(run.report.kind);
     const now = () => new Date(this.env.now()).toISOString();
     if (!job) {
@@ -98,6 +105,6 @@ export class JobRunner implements Pick<JobCoordinatorRpc, "start" | "status"> {
       }
       run.report.updatedAt = now();
     }
-    await this.storage.put(runKey(run.report.kind), run);
+    await this.storage.put(key, run);
   }
 }

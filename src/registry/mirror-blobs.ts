@@ -88,21 +88,12 @@ function streamAndStore(
   const d = formatDigest(digest);
   const tee = heldTee(body);
   const hash = ctx.pullThrough.hashing.running(digest.algorithm);
-  let storedBytes = 0;
   const stored = ctx.storage.blobs
-    .write(digest, tee.store, {
-      partSize: ctx.cfg.s3.chunkSize,
-      onPart: (bytes) => hash.update(bytes),
-      beforeComplete: async (written) => {
-        const hex = await hash.hex();
-        if (hex !== digest.hex || (size !== null && written !== size)) {
-          throw new Error(`upstream sent ${written} bytes whose digest is ${digest.algorithm}:${hex}, not ${d}`);
-        }
-        storedBytes = written;
-      },
-    })
-    .then(() => ctx.storage.blobs.link(cache, digest))
-    .then(() => ctx.pullThrough.observed({ action: "blob.fill", upstream, repository: cache, digest: d, size: storedBytes }));
+    .writeVerified(digest, tee.store, { partSize: ctx.cfg.s3.chunkSize, hash, size })
+    .then(async (written) => {
+      await ctx.storage.blobs.link(cache, digest);
+      ctx.pullThrough.observed({ action: "blob.fill", upstream, repository: cache, digest: d, size: written });
+    });
   // Waiters are released as soon as the bucket has it (or cannot), not when this client has read it all.
   ctx.waitUntil(
     stored.finally(release).then(

@@ -4,7 +4,9 @@
 // only once its caller's check after the last byte passed.
 
 import { formatDigest, type Digest } from "../oci/digest";
+import { RegistryFault } from "../oci/errors";
 import type { ByteRange } from "../oci/range";
+import type { StreamHash } from "../streams/stream-hash";
 import { writeObject } from "./blob-writer";
 import type { ObjectRead, StorageDriver } from "./driver";
 import type { Layout } from "./layout";
@@ -156,6 +158,26 @@ export class BlobStore {
     });
     this.remember(digest, size);
     return size;
+  }
+
+  /**
+   * Writes bytes someone else claims are `digest` (an upstream's blob): hashed with `hash` part by part as
+   * they are written, and completed only when their digest — and `size`, when one was announced — holds; a
+   * wrong or cut-off body leaves nothing at the key. Memory stays at a few parts, whatever the blob's size.
+   * Returns the size written.
+   */
+  async writeVerified(digest: Digest, body: ReadableStream<Uint8Array>, opts: { partSize: number; hash: StreamHash; size: number | null }): Promise<number> {
+    const d = formatDigest(digest);
+    return this.write(digest, body, {
+      partSize: opts.partSize,
+      onPart: (bytes) => opts.hash.update(bytes),
+      beforeComplete: async (written) => {
+        const hex = await opts.hash.hex();
+        if (hex !== digest.hex || (opts.size !== null && written !== opts.size)) {
+          throw new RegistryFault(`the source sent ${written} bytes whose digest is ${digest.algorithm}:${hex}, not ${d}${opts.size === null ? "" : ` (${opts.size} bytes)`}; nothing was stored`);
+        }
+      },
+    });
   }
 
   /** Aborts the multipart upload of a write whose owner lost track of it (it never became visible). */

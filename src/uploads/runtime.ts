@@ -1,9 +1,10 @@
 // The halves of the upload session that exist only in the Workers runtime, kept apart so the session's logic
 // type-checks and runs under Node in unit tests: the spool's slices in the Durable Object's SQLite, and
-// SHA-256 / SHA-512 with workerd's crypto.DigestStream.
+// SHA-256 / SHA-512 with workerd's crypto.DigestStream (streams/digest-stream.ts).
 
-import { hexOf, webCryptoName, type DigestAlgorithm } from "../oci/digest";
-import type { Hashing, RunningHash } from "./hasher";
+import { hexOf, webCryptoName } from "../oci/digest";
+import { DigestStreamHash } from "../streams/digest-stream";
+import type { Hashing } from "./hasher";
 import type { SliceStore } from "./spool";
 
 /** The slices in a plain rowid table of the object's SQLite: appending by integer key never reads rows back. */
@@ -27,27 +28,6 @@ export function sqlSlices(storage: DurableObjectStorage): SliceStore {
       ready = false; // deleteAll() drops the table with everything else
     },
   };
-}
-
-class DigestStreamHash implements RunningHash {
-  private readonly stream: DigestStream;
-  private readonly writer: WritableStreamDefaultWriter<ArrayBuffer | ArrayBufferView>;
-  offset = 0;
-
-  constructor(readonly algorithm: DigestAlgorithm) {
-    this.stream = new crypto.DigestStream(webCryptoName(algorithm));
-    this.writer = this.stream.getWriter();
-  }
-
-  async update(chunk: Uint8Array): Promise<void> {
-    this.offset += chunk.byteLength;
-    await this.writer.write(chunk);
-  }
-
-  async hex(): Promise<string> {
-    await this.writer.close();
-    return hexOf(await this.stream.digest);
-  }
 }
 
 export const workerdHashing: Hashing = {

@@ -110,6 +110,33 @@ export class UpstreamClient {
     return tags;
   }
 
+  /**
+   * One page of the upstream's catalog (`/v2/_catalog`, at most `n` names after `last`), for periodic sync:
+   * the names, and the `last` of the next page when the upstream's Link says there is one.
+   */
+  async catalogPage(last: string | null, n: number): Promise<{ repositories: string[]; next: string | null }> {
+    const query = `n=${n}${last === null ? "" : `&last=${encodeURIComponent(last)}`}`;
+    let failure: UpstreamError | null = null;
+    let res: Response | null = null;
+    for (const base of this.upstream.urls) {
+      try {
+        res = await this.sendTo(base, `/v2/_catalog?${query}`, "GET", { Accept: "application/json" }, "registry:catalog:*");
+        break;
+      } catch (e) {
+        if (!(e instanceof UpstreamError)) throw e;
+        failure = e;
+        if (e.kind === "missing" || e.kind === "refused") throw e;
+      }
+    }
+    if (res === null) throw failure ?? new UpstreamError(this.upstream.name, "unavailable", null);
+    const doc = JSON.parse(new TextDecoder().decode(await readLimited(res, MAX_TAG_LIST_BYTES, `the catalog of upstream ${this.upstream.name}`))) as { repositories?: unknown };
+    const repositories = Array.isArray(doc.repositories) ? doc.repositories.filter((r): r is string => typeof r === "string") : [];
+    // Link: </v2/_catalog?n=…&last=…>; rel="next"
+    const link = /<([^>]*\/_catalog\?[^>]*)>\s*;\s*rel="?next"?/.exec(res.headers.get("Link") ?? "")?.[1];
+    const next = link === undefined ? null : new URLSearchParams(link.slice(link.indexOf("?") + 1)).get("last");
+    return { repositories, next: next ?? (link !== undefined ? repositories.at(-1) ?? null : null) };
+  }
+
   async headBlob(repo: string, digest: string): Promise<number | null> {
     const res = await this.send(repo, `blobs/${digest}`, "HEAD", {});
     await res.body?.cancel();

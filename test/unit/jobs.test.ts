@@ -127,7 +127,7 @@ describe("JobRunner", () => {
   it("refuses a kind it does not know, naming the ones it does; status of a kind never run is null", async () => {
     const { env } = bucket(0);
     const runner = runnerOver(new MemoryRunnerStorage(), env);
-    expect(await runner.start("compact", {})).toEqual({ error: 'unknown job "compact"; known: storage-stats, gc, referrers-backfill' });
+    expect(await runner.start("compact", {})).toEqual({ error: 'unknown job "compact"; known: storage-stats, gc, referrers-backfill, sync' });
     expect(await runner.status("storage-stats")).toBeNull();
   });
 

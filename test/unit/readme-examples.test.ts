@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { policyAllows } from "../../src/http/auth/access";
 import { METRICS } from "../../src/metrics/catalog";
+import { localName } from "../../src/jobs/sync/match";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const STORAGE = {
@@ -55,6 +56,20 @@ describe("README examples", () => {
       ["ghcr", "ghcr", false, false, 3_600_000],
     ]);
     expect(cfg.mirror.upstreams[0]!.credentials).toEqual({ username: "me", password: "dckr_pat_x" });
+  });
+
+  it("the periodic sync example parses, and places copies where the text says; its report is JSON", () => {
+    const blocks = [...readme.matchAll(/BERTH_UPSTREAMS = '''\n([\s\S]*?)\n'''/g)];
+    expect(blocks.length).toBe(2);
+    const cfg = parseConfig({ ...STORAGE, BERTH_UPSTREAMS: blocks[1]![1], CORP_TOKEN: "t" });
+    const corp = cfg.mirror.upstreams[0]!;
+    expect(corp).toMatchObject({ name: "corp", onDemand: false, sync: { pollIntervalMs: 6 * 3600_000, maxRetries: 3, retryDelayMs: 300_000 } });
+    const [team, base] = corp.sync!.content;
+    expect(localName(corp.prefix, "team/app", team!)).toBe("corp/team/app");
+    expect(localName(corp.prefix, "base/images/alpine", base!)).toBe("corp/base/alpine");
+    const report = /A report:\n\n```json\n([\s\S]*?)\n```/.exec(readme);
+    expect(report, "sync report example").not.toBeNull();
+    expect(JSON.parse(report![1]!)).toMatchObject({ kind: "sync", result: { upstream: "corp", copied: 2 } });
   });
 
   it("the metrics table names every metric of the catalog with its type, and the settings table has the new settings", () => {

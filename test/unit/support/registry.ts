@@ -19,7 +19,7 @@ import { JOBS } from "../../../src/jobs/kinds";
 import { JobRunner } from "../../../src/jobs/runner";
 import { RepositoryWrites } from "../../../src/metadata/writes";
 import { BlobFills } from "../../../src/metadata/fills";
-import type { Job } from "../../../src/jobs/job";
+import type { Job, JobEnvironment, SyncRuntime } from "../../../src/jobs/job";
 import { FAULT_CODE, OciError, type OciErrorCode } from "../../../src/oci/errors";
 import type { AccessGuard, Action, RegistryContext, RequestInfo } from "../../../src/registry/context";
 import { UploadHints } from "../../../src/registry/upload-hints";
@@ -256,6 +256,8 @@ export class TestRegistry {
   readonly metadata = new Map<string, RepositoryWrites>();
   readonly jobStorage = new MemoryRunnerStorage();
   readonly jobRunner: JobRunner;
+  /** What the runner's jobs get (as the coordinator gives it), for tests that step a job themselves. */
+  readonly jobEnv: JobEnvironment;
   /** The garbage collector's ledger and fence, as the coordinator holds them (ledger over node:sqlite). */
   readonly ledger = new GcLedger(memorySql());
   readonly fence: FenceServer;
@@ -305,7 +307,17 @@ export class TestRegistry {
     };
     const registry = this;
     const referrers = { index: (repo: string, subject: string, d: ReferrerDescriptor) => this.writer(repo).indexReferrer(repo, subject, d) };
-    this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, { storage: this.storage, now: this.clock.now, gc, referrers });
+    const upstreams = new Upstreams(this.cfg.mirror, opts.upstreamFetch ?? (() => Promise.reject(new TypeError("fetch failed"))), this.clock.now);
+    // Periodic sync as the coordinator runs it: the same upstreams, the metadata writers, this fence.
+    const sync: SyncRuntime = {
+      upstreams,
+      hash: (algorithm) => new NodeHashing().running(algorithm),
+      partSize,
+      vouch: async (repo, digests) => digests.length > 0 && (await this.fence.vouch(repo, digests)).active,
+      linkManifest: (repo, link) => this.writer(repo).linkManifest(repo, link),
+    };
+    this.jobEnv = { storage: this.storage, now: this.clock.now, gc, referrers, sync };
+    this.jobRunner = new JobRunner(this.jobStorage, opts.jobKinds ?? JOBS, this.jobEnv);
     const request: RequestInfo = {
       id: "test-request",
       caller: { user: null, groups: [], anonymous: true },
@@ -323,13 +335,13 @@ export class TestRegistry {
       metadata: (repo) => this.writer(repo),
       jobs: () => ({
         start: (kind, params) => this.jobRunner.start(kind, params),
-        status: (kind) => this.jobRunner.status(kind),
+        status: (kind, instance) => this.jobRunner.status(kind, instance),
         vouch: (repo, digests) => this.fence.vouch(repo, digests),
         tick: async () => [],
       }),
       fence: new SweepFence(() => this.fence, this.clock.now),
       pullThrough: {
-        upstreams: new Upstreams(this.cfg.mirror, opts.upstreamFetch ?? (() => Promise.reject(new TypeError("fetch failed"))), this.clock.now),
+        upstreams,
         hashing: new NodeHashing(),
         fills: (repo) => this.fillsOf(repo),
         observed: (event) => this.mirrorEvents.push(event),

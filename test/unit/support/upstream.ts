@@ -1,5 +1,5 @@
-// A fake upstream registry for the pull-through cache's unit tests, as a Fetch function: manifests by tag and
-// digest, blobs (optionally answered with a 307 to another origin, as Docker Hub's CDN), and the three ways a
+// A fake upstream registry for the pull-through cache's unit tests, as a Fetch function: the catalog (paged),
+// manifests by tag and digest, blobs (optionally answered with a 307 to another origin, as Docker Hub's CDN), and the three ways a
 // registry authenticates (none, Basic, Docker's token flow with a token endpoint on another origin). Every
 // request is recorded; `down` makes it unreachable, `status` makes every registry answer one status.
 import { createHash } from "node:crypto";
@@ -87,6 +87,7 @@ export class FakeUpstream {
     if (this.status !== null) return new Response("busy", { status: this.status, headers: { "Retry-After": "7" } });
     const refused = this.challenge(headers.get("Authorization"), u);
     if (refused) return refused;
+    if (u.pathname === "/v2/_catalog") return this.catalog(u);
     const list = /^\/v2\/(.+)\/tags\/list$/.exec(u.pathname);
     if (list) return this.tagList(list[1]!, u);
     const refs = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(u.pathname);
@@ -132,6 +133,19 @@ export class FakeUpstream {
       manifests.push({ mediaType: m.mediaType, digest: key.slice(repo.length + 1), size: m.bytes.byteLength, ...(doc.artifactType ? { artifactType: doc.artifactType } : {}), ...(doc.annotations ? { annotations: doc.annotations } : {}) });
     }
     return Response.json({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }, { headers: { "Content-Type": "application/vnd.oci.image.index.v1+json" } });
+  }
+
+  /** _catalog with n/last pages and a Link to the next, as Distribution does: every repository holding a tag. */
+  catalogPageSize = 1000;
+  private catalog(u: URL): Response {
+    const all = [...new Set([...this.tags.keys()].map((k) => k.slice(0, k.lastIndexOf(":"))))].sort();
+    const last = u.searchParams.get("last");
+    const n = Math.min(Number(u.searchParams.get("n") ?? all.length), this.catalogPageSize);
+    const rest = last === null ? all : all.filter((r) => r > last);
+    const page = rest.slice(0, n);
+    const headers: Record<string, string> = { "Content-Type": "application/json" };
+    if (rest.length > n) headers.Link = `</v2/_catalog?n=${n}&last=${encodeURIComponent(page.at(-1)!)}>; rel="next"`;
+    return new Response(JSON.stringify({ repositories: page }), { status: 200, headers });
   }
 
   private bytes(b: Uint8Array | null, method: string, digest?: string): Response {
