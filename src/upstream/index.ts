@@ -12,6 +12,7 @@
 // `<prefix>/<upstream name>` (the upstream name as is when the whole registry is the cache), so `hub/alpine`,
 // `library/alpine?ns=docker.io` and dockerd's mirror request for `library/alpine` share one cache.
 
+import { compileGlob } from "../config/access";
 import type { MirrorConfig, Upstream } from "../config/upstreams";
 import { UpstreamClient, type Fetch } from "./client";
 
@@ -32,6 +33,7 @@ export interface MirrorRoute {
 
 export class Upstreams {
   private readonly clients = new Map<string, UpstreamClient>();
+  private readonly globs = new Map<string, (repo: string) => boolean>();
 
   constructor(
     readonly config: MirrorConfig,
@@ -55,7 +57,7 @@ export class Upstreams {
     const byNs = ns === null ? undefined : upstreams.find((u) => u.namespaces.includes(ns.toLowerCase()));
     if (byNs) return this.routeTo(byNs, name, ns!.toLowerCase(), false);
     const byPrefix = upstreams.find((u) => u.prefix !== "" && name.startsWith(`${u.prefix}/`));
-    if (byPrefix) return this.routeTo(byPrefix, name.slice(byPrefix.prefix.length + 1), null, false);
+    if (byPrefix) return this.routeTo(byPrefix, name.slice(byPrefix.prefix.length + 1), null, false, true);
     if (wholeRegistry) return this.routeTo(upstreams[0]!, name, null, false);
     const byDefault = upstreams.find((u) => u.default);
     return byDefault ? this.routeTo(byDefault, name, null, true) : null;
@@ -67,11 +69,44 @@ export class Upstreams {
     return c;
   }
 
-  private routeTo(upstream: Upstream, name: string, namespace: string | null, fallback: boolean): MirrorRoute {
+  /**
+   * The upstream repository that a name inside the upstream's prefix caches: the name itself, unless a sync
+   * `content` entry maps upstream names elsewhere (`destination`, `stripPrefix`, jobs/sync/match.ts): then it is
+   * mapped back, so a pull of what sync copied asks the upstream for the repository it came from (zot's
+   * getRepoSource). The first entry whose mapping fits, and whose prefix glob covers the result, decides.
+   */
+  private remoteOf(upstream: Upstream, name: string): string {
+    for (const c of upstream.sync?.content ?? []) {
+      if (c.destination === null && !c.stripPrefix) continue;
+      const dest = trimSlashes(c.destination ?? "");
+      let rest: string;
+      if (dest === "") rest = name;
+      else if (name === dest) rest = "";
+      else if (name.startsWith(`${dest}/`)) rest = name.slice(dest.length + 1);
+      else continue;
+      const literal = c.prefix.replace(/^[/*]+|[/*]+$/g, "");
+      const remote = c.stripPrefix ? [literal, rest].filter((s) => s !== "").join("/") : rest;
+      if (remote !== "" && this.glob(c.prefix)(remote)) return remote;
+    }
+    return name;
+  }
+
+  private glob(prefix: string): (repo: string) => boolean {
+    let g = this.globs.get(prefix);
+    if (!g) this.globs.set(prefix, (g = compileGlob(trimSlashes(prefix), "content prefix", "BERTH_UPSTREAMS")));
+    return g;
+  }
+
+  private routeTo(upstream: Upstream, given: string, namespace: string | null, fallback: boolean, prefixed = false): MirrorRoute {
+    const name = prefixed ? this.remoteOf(upstream, given) : given;
     const remote = upstream.dockerHub && !name.includes("/") ? `library/${name}` : name;
-    return { upstream, remote, cache: upstream.prefix === "" ? remote : `${upstream.prefix}/${remote}`, namespace, fallback };
+    // A remapped name keeps the local name it was synced under (`given`); any other is cached under its remote name.
+    const local = prefixed && name !== given ? given : remote;
+    return { upstream, remote, cache: upstream.prefix === "" ? local : `${upstream.prefix}/${local}`, namespace, fallback };
   }
 }
+
+const trimSlashes = (s: string) => s.replace(/^\/+|\/+$/g, "");
 
 /** No upstream: every name is local. */
 export const NO_UPSTREAMS = new Upstreams({ upstreams: [], wholeRegistry: false, evictAfterMs: null }, () => Promise.reject(new Error("no upstreams")));

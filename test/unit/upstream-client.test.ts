@@ -163,6 +163,22 @@ describe("routing", () => {
     expect(pool.route("ghcr/tool", null)).toMatchObject({ remote: "tool", cache: "ghcr/tool" }); // not Docker Hub: as is
   });
 
+  it("a name sync copied under `destination`/`stripPrefix` is mapped back to the upstream repository it came from", () => {
+    const content = (prefix: string, destination: string | null, stripPrefix: boolean) => ({ prefix, tagsRegex: null, tagsSemver: false, destination, stripPrefix });
+    const corp = upstream({
+      name: "corp",
+      prefix: "corp",
+      sync: { pollIntervalMs: 3600_000, maxRetries: 0, retryDelayMs: 0, content: [content("/lib/**", "libs", true), content("/team/*", "t", false)] },
+    });
+    const p = new Upstreams({ upstreams: [corp], wholeRegistry: false, evictAfterMs: null }, () => Promise.reject(new Error("unused")));
+    // jobs/sync/match.ts localName: lib/sub/x → corp/libs/sub/x; team/app → corp/t/team/app.
+    expect(p.route("corp/libs/sub/x", null)).toMatchObject({ remote: "lib/sub/x", cache: "corp/libs/sub/x" });
+    expect(p.route("corp/t/team/app", null)).toMatchObject({ remote: "team/app", cache: "corp/t/team/app" });
+    // Names no mapping fits are the upstream's names as they are.
+    expect(p.route("corp/other/y", null)).toMatchObject({ remote: "other/y", cache: "corp/other/y" });
+    expect(p.route("corp/t/team/sub/deep", null)).toMatchObject({ remote: "t/team/sub/deep" }); // team/* covers one segment only
+  });
+
   it("by ns (case-insensitive), cached under the upstream's prefix; an unknown ns is ignored", () => {
     expect(pool.route("library/alpine", "docker.io")).toMatchObject({ upstream: hub, remote: "library/alpine", cache: "hub/library/alpine", namespace: "docker.io" });
     expect(pool.route("alpine", "Docker.IO")).toMatchObject({ remote: "library/alpine", namespace: "docker.io" });
