@@ -47,7 +47,7 @@ export interface Ctx {
 }
 
 /** Waits until the proxy has nothing in flight and no new request for 250 ms (bounded: 5 s). */
-async function settle(p: CountingProxy): Promise<void> {
+export async function settle(p: CountingProxy): Promise<void> {
   const deadline = Date.now() + 5000;
   let last = p.snapshot().total;
   let quietSince = Date.now();
