@@ -336,8 +336,8 @@ async function main(): Promise<void> {
             "new repository names (fresh random layers), and two caches of it reach it through a counting proxy each: " +
             `Berth with ${results.mirror.berthMode}, and Distribution 2.8 in proxy mode (\`proxy.remoteurl\`, S3 storage ` +
             "as above). Clients reach each cache through a counting proxy too, whose blob-answer bytes are the blob bytes " +
-            "through the registry. Per round: a cold pull from each cache (nothing cached), then a warm pull of the same " +
-            "image from each (skopeo to `dir:`, as above).",
+            "through the registry. Per round and cache: a cold pull (nothing cached), then right after a warm pull of the " +
+            "same image (skopeo to `dir:`, as above); a pull's counts include what its cache does after the client is done.",
         ]
       : []),
     ...(results.gc
