@@ -337,7 +337,8 @@ async function main(): Promise<void> {
             `Berth with ${results.mirror.berthMode}, and Distribution 2.8 in proxy mode (\`proxy.remoteurl\`, S3 storage ` +
             "as above). Clients reach each cache through a counting proxy too, whose blob-answer bytes are the blob bytes " +
             "through the registry. Per round and cache: a cold pull (nothing cached), then right after a warm pull of the " +
-            "same image (skopeo to `dir:`, as above); a pull's counts include what its cache does after the client is done.",
+            "same image (skopeo to `dir:`, as above); a pull's counts include what its cache does after the client is done. " +
+            "The warm-up round pulls a small image instead (one layer of up to 24 MiB and two of 1 MiB).",
         ]
       : []),
     ...(results.gc
