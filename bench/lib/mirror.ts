@@ -6,8 +6,9 @@
 // cache through a third (the bytes of the cache's own answers: a blob answered with a 307 to the bucket has
 // none, so on a warm pull they are the blob bytes through the Worker). Every round pushes fresh random layers
 // to new repository names upstream, so the cold pull finds nothing cached, neither the manifest nor a blob
-// (Berth would link a blob it holds for another repository); the warm pull repeats it right after. Skopeo, as
-// the other pull scenarios; registries and images alternate order from round to round.
+// (Berth would link a blob it holds for another repository); each cache's warm pull repeats its cold one right
+// after. Skopeo, as the other pull scenarios; registries and images alternate order from round to round; the
+// warm-up round pulls a small image only.
 import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Berth } from "./berth.ts";
@@ -125,7 +126,7 @@ async function pullOnce(reg: Cache, ctx: Ctx, repo: string, tag: string, timeout
   };
 }
 
-/** Warm-up + `ctx.rounds` rounds of: fresh image upstream, cold pull from each cache, warm pull from each. */
+/** Warm-up + `ctx.rounds` rounds of: fresh images upstream; for each cache, a cold pull, then a warm pull. */
 export async function mirrorScenario(setup: MirrorSetup, ctx: Ctx): Promise<MirrorResult> {
   const stops: (() => Promise<void>)[] = [];
   const fsDir = await mkdtemp(path.join(ctx.workDir, "mirror-upstream-"));
