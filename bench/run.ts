@@ -1,8 +1,9 @@
 // `npm run bench`: Berth (wrangler dev) against CNCF Distribution 2.8 on one Swift s3api server behind a counting
 // proxy (one port per registry). Push/pull times (skopeo), manifest GET / blob HEAD latency (hey), S3 requests per
 // operation, blob bytes through the registry on pulls, workerd peak RSS; Berth with one notification endpoint
-// against Berth without (push time, manifest PUT latency); and garbage collection of a 2,220-blob registry (S3
-// requests and wall time per 1,000 blobs walked). Prints a table, writes JSON + markdown to
+// against Berth without (push time, manifest PUT latency); both as pull-through caches of one upstream (cold
+// and warm pulls, upstream requests, blob bytes through the registry); and garbage collection of a 2,220-blob
+// registry (S3 requests and wall time per 1,000 blobs walked). Prints a table, writes JSON + markdown to
 // bench/results/. Options: node bench/run.ts --help.
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -21,6 +22,7 @@ import { notes, summarize, type Results } from "./lib/summary.ts";
 import { S3, startSwift } from "./lib/swift.ts";
 import { skopeoPush } from "./lib/clients.ts";
 import { notifyOverhead } from "./lib/notify.ts";
+import { mirrorScenario } from "./lib/mirror.ts";
 
 /** Log tails printed when the run fails. */
 const diagnostics: [string, () => string][] = [];
@@ -37,7 +39,8 @@ const HELP = `usage: npm run bench -- [options]      (or: node bench/run.ts [opt
   --gc-repos N        repositories of the garbage-collection registry, 11 blobs each + 20 shared (default 200)
   --gc-rounds N       garbage-collection rounds, each on two freshly written copies (default 1)
   --notify-puts N     manifest PUTs per round of the notifications comparison (default 50)
-  --only LIST         comma list of: big,huge,many,latency,notify,gc (default all)
+  --only LIST         comma list of: big,huge,many,latency,notify,mirror,gc (default all); mirror uses
+                      --layer-mib and --layers/--small-mib for its two images
   --quick             development sizes: 16 MiB / 64 MiB layers, 5 × 1 MiB, hey -n 100/320, 20 gc repositories, 1 round
   --out DIR           results directory (default bench/results)
   --help`;
@@ -68,7 +71,7 @@ function parseOptions(argv: string[]): Options {
     smallMiB: 1,
     heyN1: 200,
     heyN32: 960,
-    only: new Set(["big", "huge", "many", "latency", "notify", "gc"]),
+    only: new Set(["big", "huge", "many", "latency", "notify", "mirror", "gc"]),
     notifyPuts: 50,
     gcRepos: 200,
     gcRounds: 1,
@@ -249,6 +252,25 @@ async function main(): Promise<void> {
     });
   }
 
+  if (opts.only.has("mirror")) {
+    // Its own upstream, caches and counting proxies, all stopped when it ends (before gc starts its Berth).
+    log("pull-through caches …");
+    results.mirror = await mirrorScenario(
+      {
+        images: [
+          { key: "big", name: `${opts.layerMiB} MiB`, layerSizes: [opts.layerMiB * MiB] },
+          { key: "many", name: `${opts.layers}×${opts.smallMiB} MiB`, layerSizes: Array.from({ length: opts.layers }, () => opts.smallMiB * MiB) },
+        ],
+        s3: { ...S3, endpoint: swift.endpoint },
+        tag,
+        startBerth: (endpoint, rootdirectory, vars) => startBerth({ projectRoot: ROOT, s3: { ...S3, endpoint }, rootdirectory, vars }),
+        diagnostics: (name, logs) => diagnostics.push([name, logs]),
+        timeoutMs,
+      },
+      ctx,
+    );
+  }
+
   if (opts.only.has("gc")) {
     // Its own Berth, started last (so it adds no process to the other measurements), on a rootdirectory of its
     // own: blobs are old enough to sweep at once (BERTH_GC_DELAY=0), and a run waits at most 1 s for writers'
@@ -307,6 +329,18 @@ async function main(): Promise<void> {
       "OCI layout; pulls to `dir:`), hey (follows redirects). Both registries are restarted before each big-layer push so the " +
       "peak RSS is that push's own. Under `wrangler dev` every request crosses two workerd processes (wrangler's proxy, then " +
       "the Worker), which a deployed Worker does not.",
+    ...(results.mirror
+      ? [
+          "",
+          "Pull-through: an upstream Distribution 2.8 on filesystem storage (127.0.0.1) holds each round's images under " +
+            "new repository names (fresh random layers), and two caches of it reach it through a counting proxy each: " +
+            `Berth with ${results.mirror.berthMode}, and Distribution 2.8 in proxy mode (\`proxy.remoteurl\`, S3 storage ` +
+            "as above). Clients reach each cache through a counting proxy too, whose blob-answer bytes are the blob bytes " +
+            "through the registry. Per round and cache: a cold pull (nothing cached), then right after a warm pull of the " +
+            "same image (skopeo to `dir:`, as above); a pull's counts include what its cache does after the client is done. " +
+            "The warm-up round pulls a small image instead (one layer of up to 24 MiB and two of 1 MiB).",
+        ]
+      : []),
     ...(results.gc
       ? [
           "",

@@ -2,7 +2,8 @@
 // written to a temp dir, S3 driver on the counting proxy's port, same bucket as Berth, its own rootdirectory,
 // redirects on, chunksize 10 MiB (its default), in-memory blob descriptor cache (the packaged default),
 // upload purging and the access log off (no background S3 walks, no per-request logging during measurements);
-// and its `garbage-collect` command with such a config.
+// and its `garbage-collect` command with such a config. For the pull-through scenario also: filesystem storage
+// (the upstream registry) and proxy mode (`proxy.remoteurl`, what REGISTRY_PROXY_REMOTEURL sets).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -22,21 +23,24 @@ export interface Distribution {
 }
 
 export interface DistributionOptions {
-  s3: { endpoint: string; region: string; bucket: string; accessKey: string; secretKey: string };
+  /** S3 storage (every registry under measurement); without it, `filesystem`. */
+  s3?: { endpoint: string; region: string; bucket: string; accessKey: string; secretKey: string };
   rootdirectory: string;
   chunkSize?: number;
+  /** Filesystem storage in this directory (the pull-through scenario's upstream, which is not measured). */
+  filesystem?: string;
+  /** Proxy mode: a pull-through cache of this registry; Distribution then refuses pushes. */
+  proxyRemoteUrl?: string;
 }
 
 const q = (s: string) => JSON.stringify(s); // JSON strings are valid YAML scalars
 
-function config(port: number, o: DistributionOptions): string {
+function storage(o: DistributionOptions): string[] {
+  if (!o.s3) {
+    if (!o.filesystem) throw new Error("startDistribution: needs s3 or filesystem storage");
+    return ["  filesystem:", `    rootdirectory: ${q(o.filesystem)}`];
+  }
   return [
-    "version: 0.1",
-    "log:",
-    "  level: warn",
-    "  accesslog: {disabled: true}",
-    "  fields: {service: registry}",
-    "storage:",
     "  s3:",
     `    accesskey: ${q(o.s3.accessKey)}`,
     `    secretkey: ${q(o.s3.secretKey)}`,
@@ -47,11 +51,24 @@ function config(port: number, o: DistributionOptions): string {
     "    v4auth: true",
     `    chunksize: ${o.chunkSize ?? 10 * 1024 * 1024}`,
     `    rootdirectory: ${q("/" + o.rootdirectory.replace(/^\/+/, ""))}`,
+  ];
+}
+
+function config(port: number, o: DistributionOptions): string {
+  return [
+    "version: 0.1",
+    "log:",
+    "  level: warn",
+    "  accesslog: {disabled: true}",
+    "  fields: {service: registry}",
+    "storage:",
+    ...storage(o),
     "  redirect: {disable: false}",
     "  delete: {enabled: true}",
     "  cache: {blobdescriptor: inmemory}",
     "  maintenance:",
     "    uploadpurging: {enabled: false}",
+    ...(o.proxyRemoteUrl ? ["proxy:", `  remoteurl: ${q(o.proxyRemoteUrl)}`] : []),
     "http:",
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${q(randomBytes(16).toString("hex"))}`,
@@ -85,7 +102,7 @@ export async function startDistribution(o: DistributionOptions): Promise<Distrib
   const url = `http://127.0.0.1:${port}`;
   let log = "";
   const append = (c: string) => {
-    log = (log + c.split(o.s3.secretKey).join("***")).slice(-200_000);
+    log = (log + (o.s3 ? c.split(o.s3.secretKey).join("***") : c)).slice(-200_000);
   };
   let pid = 0;
 

@@ -3,6 +3,7 @@
 // SigV4 signs the Host header, so each registry is pointed at its own proxy port (its regionendpoint), signs
 // for that host:port, and the proxy forwards with the same Host: Swift verifies against what it receives, which
 // matches. Presigned URLs handed to clients name the proxy too, so client downloads are counted as well.
+// The pull-through scenario uses the same proxy for registry traffic, with a classifier of its own.
 import http from "node:http";
 
 export interface OpStats {
@@ -100,8 +101,13 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-/** Starts a counting proxy on 127.0.0.1 (free port) forwarding to `target` (e.g. http://127.0.0.1:8080). */
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+export type Classifier = (method: string, url: URL, headers: http.IncomingHttpHeaders) => string;
+
+/**
+ * Starts a counting proxy on 127.0.0.1 (free port) forwarding to `target` (e.g. http://127.0.0.1:8080);
+ * `opOf` names each request's operation (default: its S3 operation).
+ */
+export async function startCountingProxy(target: string, opOf: Classifier = classify): Promise<CountingProxy> {
   const t = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const counters = emptyCounters();
@@ -113,7 +119,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     const t0 = performance.now();
     const url = new URL(req.url ?? "/", "http://proxy");
     const presigned = url.searchParams.has("X-Amz-Signature") || url.searchParams.has("Signature");
-    const op = classify(req.method ?? "GET", url, req.headers) + (presigned ? " (presigned)" : "");
+    const op = opOf(req.method ?? "GET", url, req.headers) + (presigned ? " (presigned)" : "");
     const stats = (counters.ops[op] ??= emptyOp());
     stats.count++;
     counters.total++;

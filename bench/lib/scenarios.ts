@@ -46,9 +46,9 @@ export interface Ctx {
   log(msg: string): void;
 }
 
-/** Waits until the proxy has nothing in flight and no new request for 250 ms (bounded: 5 s). */
-async function settle(p: CountingProxy): Promise<void> {
-  const deadline = Date.now() + 5000;
+/** Waits until the proxy has nothing in flight and no new request for 250 ms (bounded: `maxMs`). */
+export async function settle(p: CountingProxy, maxMs = 5000): Promise<void> {
+  const deadline = Date.now() + maxMs;
   let last = p.snapshot().total;
   let quietSince = Date.now();
   while (Date.now() < deadline) {

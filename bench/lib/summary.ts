@@ -3,6 +3,7 @@
 import { MiB, median, ratioGoal, type Goal, type Row } from "./report.ts";
 import type { NotifyResults } from "./notify.ts";
 import type { GcResult, GcRun } from "./gc.ts";
+import { mirrorSummary, type MirrorResult } from "./mirror.ts";
 import type { Counters } from "./s3proxy.ts";
 import type { LatencyRun, OpResult, PushPull, RegName } from "./scenarios.ts";
 
@@ -20,6 +21,8 @@ export interface Results {
   checks: Partial<Record<RegName, Record<string, unknown>>>;
   /** Berth with one notification endpoint vs without (same run). */
   notify?: NotifyResults;
+  /** Pull-through: Berth and Distribution caching the same upstream. */
+  mirror?: MirrorResult;
   gc?: GcResult;
   rows?: Row[];
   goals?: Goal[];
@@ -98,6 +101,7 @@ export function notes(r: Results): string[] {
     const c1 = r.latency[key]?.["c1"];
     if (c1) both(`${label} (c=1), per request`, (g) => opsDetail(medianRound(c1[g].map((x) => x.op)), c1[g][0]?.hey.requests ?? 1));
   }
+  if (r.mirror) out.push(...mirrorSummary(r.mirror).notes);
   const gc = r.gc;
   if (gc) both(`garbage collection (real run), per 1,000 blobs walked`, (g) => opsDetail(medianRound(gc.runs[g]), gc.blobs / 1000));
   return out;
@@ -161,6 +165,10 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
   if (r.checks.berth) {
     rows.push(row("blob HEAD status (redirects not followed)", "", pair((g) => r.checks[g]?.blobHeadStatus as number | undefined), false, 0));
   }
+
+  // Pull-through cache: both registries caching the same upstream.
+  const mirror = r.mirror ? mirrorSummary(r.mirror) : undefined;
+  if (mirror) rows.push(...mirror.rows);
 
   // Garbage collection: a real run on each registry's copy of the same layout.
   const gc = r.gc;
@@ -251,5 +259,6 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
     goals.push(ratioGoal("manifest PUT with notifications (1 endpoint) ≤ 1.1× without", nm(nt.manifestPut.on), nm(nt.manifestPut.off), 1.1, "ms"));
     goals.push(ratioGoal("push with notifications (1 endpoint) ≤ 1.1× without", nm(nt.push.on), nm(nt.push.off), 1.1, "ms"));
   }
+  if (mirror) goals.push(...mirror.goals);
   return { rows, goals };
 }

@@ -87,7 +87,9 @@ async function refreshTag(ctx: RegistryContext, route: MirrorRoute, tag: string,
     if (cached) {
       const now = await client.headManifest(route.remote, tag, accept);
       if (now === formatDigest(cached.digest)) {
-        await link(ctx, route, cached.digest, null, tag); // renews the tag's age: asked again after ttl
+        // Renews the tag's age: asked again after ttl. With ttl 0 (Distribution's proxy mode) every pull asks
+        // anyway, and renewing would only cost the metadata object's writes (3 S3 puts) on every warm pull.
+        if (route.upstream.ttlMs > 0) await link(ctx, route, cached.digest, null, tag);
         return;
       }
     }

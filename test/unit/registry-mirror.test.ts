@@ -344,4 +344,18 @@ describe("pushes", () => {
     expect(up.registryRequests("HEAD")).toHaveLength(1);
     expect((await proxy.call("POST", "/v2/_berth/ext/gc")).status).not.toBe(405);
   });
+
+  it("with ttl 0 (REGISTRY_PROXY_REMOTEURL), a tag unchanged upstream costs the HEAD and no write to the bucket", async () => {
+    const proxy = registry({ env: { REGISTRY_PROXY_REMOTEURL: UPSTREAM }, upstreamFetch: up.fetch });
+    const img = up.image("team/app", "1");
+    await (await expectStatus(await proxy.call("GET", "/v2/team/app/manifests/1"), 200)).arrayBuffer();
+    proxy.clock.advance(1000);
+    const puts = proxy.driver.calls.put;
+    const res = await expectStatus(await proxy.call("GET", "/v2/team/app/manifests/1"), 200);
+    await res.arrayBuffer();
+    expect(res.headers.get("Docker-Content-Digest")).toBe(img.manifest);
+    expect(up.registryRequests("HEAD")).toHaveLength(1);
+    // Renewing the tag's age would change nothing: every pull by tag asks the upstream anyway.
+    expect(proxy.driver.calls.put).toBe(puts);
+  });
 });
