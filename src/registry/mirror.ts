@@ -76,20 +76,32 @@ export function namespaced(res: Response, route: MirrorRoute): Response {
   return res;
 }
 
+/**
+ * In proxy mode, how old a tag confirmed unchanged upstream may get before its age is renewed: well inside
+ * REGISTRY_PROXY_TTL (a quarter of it, at most an hour), so a tag in use is never evicted, at one renewal an
+ * hour at most. Never, when nothing is evicted.
+ */
+function renewAfter(ctx: RegistryContext): number {
+  const evict = ctx.pullThrough.upstreams.config.evictAfterMs;
+  return evict === null || evict === 0 ? Number.POSITIVE_INFINITY : Math.min(3600_000, evict / 4);
+}
+
 /** Makes the cached tag current enough to serve, or leaves it as it is when the upstream cannot say (stale). */
 async function refreshTag(ctx: RegistryContext, route: MirrorRoute, tag: string, req: Request): Promise<void> {
   const cached = await ctx.storage.tags.resolveAged(route.cache, tag);
-  if (cached && ctx.pullThrough.upstreams.now() - cached.lastModified < route.upstream.ttlMs) return;
+  const now = ctx.pullThrough.upstreams.now();
+  if (cached && now - cached.lastModified < route.upstream.ttlMs) return;
   if (cached && !route.upstream.onDemand) return;
   const client = ctx.pullThrough.upstreams.client(route.upstream);
   const accept = acceptOf(req);
   try {
     if (cached) {
-      const now = await client.headManifest(route.remote, tag, accept);
-      if (now === formatDigest(cached.digest)) {
+      const upstreamDigest = await client.headManifest(route.remote, tag, accept);
+      if (upstreamDigest === formatDigest(cached.digest)) {
         // Renews the tag's age: asked again after ttl. With ttl 0 (Distribution's proxy mode) every pull asks
-        // anyway, and renewing would only cost the metadata object's writes (3 S3 puts) on every warm pull.
-        if (route.upstream.ttlMs > 0) await link(ctx, route, cached.digest, null, tag);
+        // anyway; there the age only tells REGISTRY_PROXY_TTL's eviction that the tag is in use, and renewing on
+        // every warm pull would cost the metadata object's writes (3 S3 puts) each time: so now and then.
+        if (route.upstream.ttlMs > 0 || now - cached.lastModified > renewAfter(ctx)) await link(ctx, route, cached.digest, null, tag);
         return;
       }
     }
