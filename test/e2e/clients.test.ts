@@ -11,8 +11,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +18,7 @@ import { startBerth, type Berth } from "./harness/berth.js";
 import { cgroupLayout, podmanRun } from "./harness/containers.js";
 import { DockerdUnavailable, startDockerd, unmountAndRemove, type Dockerd } from "./harness/dockerd.js";
 import { ensureTools, makeOciLayout, run, type OciRef, type RunResult } from "./harness/tools.js";
+import { recordingProxy, type Proxy } from "./helpers/proxy.js";
 
 const rand = () => randomBytes(5).toString("hex");
 const RUN = rand();
@@ -106,16 +105,9 @@ interface Seen {
   status?: number;
 }
 
-/**
- * A keep-alive HTTP/1.1 proxy to Berth that records how each request was framed (Content-Length,
- * Transfer-Encoding, Content-Range) and how many body bytes it carried. Headers, Host included, are passed on
- * unchanged; the client's framing is kept (Node re-sends a chunked body chunked, a sized one sized).
- */
-async function recordingProxy(target: string): Promise<{ host: string; seen: Seen[]; close(): Promise<void> }> {
-  const t = new URL(target);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-  const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
+/** A proxy to Berth recording how each request was framed (Content-Length, Transfer-Encoding, Content-Range) and its body's bytes. */
+function framingProxy(target: string): Promise<Proxy<Seen>> {
+  return recordingProxy(target, (req) => {
     const rec: Seen = {
       method: req.method ?? "",
       url: req.url ?? "",
@@ -124,36 +116,9 @@ async function recordingProxy(target: string): Promise<{ host: string; seen: See
       contentRange: req.headers["content-range"],
       bodyBytes: 0,
     };
-    seen.push(rec);
-    const up = http.request(
-      { host: t.hostname, port: Number(t.port), method: req.method, path: req.url, headers: req.headers, agent },
-      (ures) => {
-        rec.status = ures.statusCode;
-        res.writeHead(ures.statusCode ?? 502, ures.statusMessage, ures.rawHeaders);
-        ures.pipe(res);
-      },
-    );
-    up.setTimeout(120_000, () => up.destroy(new Error("upstream timeout")));
-    up.on("error", (e) => {
-      rec.status = 502;
-      if (!res.headersSent) res.writeHead(502, { "Content-Type": "text/plain" });
-      res.end(String(e));
-    });
     req.on("data", (c: Buffer) => (rec.bodyBytes += c.length));
-    req.pipe(up);
+    return rec;
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    host: `127.0.0.1:${port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        agent.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 // ---- set-up -----------------------------------------------------------------------------------------------
@@ -343,7 +308,7 @@ describe("buildah", () => {
 describe("docker", () => {
   let dockerd: Dockerd | undefined;
   let skipReason = "";
-  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let proxy: Proxy<Seen>;
   const repo = `docker/${RUN}`;
 
   beforeAll(async () => {
@@ -354,7 +319,7 @@ describe("docker", () => {
       skipReason = `docker tests skipped: ${e.message}`;
       console.warn(`[clients.test] ${skipReason}`);
     }
-    proxy = await recordingProxy(berth.url);
+    proxy = await framingProxy(berth.url);
   });
 
   afterAll(async () => {

@@ -17,8 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth, type Berth } from "./harness/berth.js";
 import { startDistribution, type Distribution } from "./harness/distribution.js";
 import { getObject, listKeys } from "./harness/s3.js";
-import { makeOciLayout, sha256File, skopeo, type OciRef } from "./harness/tools.js";
+import { makeOciLayout, sha256File, type OciRef } from "./harness/tools.js";
 import { OCI_INDEX, OCI_MANIFEST, rand, req } from "./helpers/manifests.js";
+import { blobFile, copyToRegistry, hexOf, reachable, skopeoOrThrow, type Desc } from "./helpers/oci-layout.js";
 
 const RUN = rand();
 const ROOT = `t-sync-${RUN}`;
@@ -27,7 +28,6 @@ const USER = "syncer";
 const PASSWORD = randomBytes(12).toString("hex");
 const ACCEPT = [OCI_INDEX, OCI_MANIFEST].join(", ");
 
-type Desc = { mediaType: string; digest: string; size: number };
 type Report = { id: string; state: string; startedAt: string; finishedAt: string | null; error: string | null; result: Record<string, unknown> };
 
 let berth: Berth;
@@ -37,28 +37,13 @@ let src: string;
 let refs: Record<string, OciRef>;
 let host: string;
 
-const hexOf = (d: string) => d.replace(/^sha256:/, "");
-const blobFile = (layout: string, d: string) => path.join(layout, "blobs", "sha256", hexOf(d));
 const blobKey = (d: string) => `${V2}/blobs/sha256/${hexOf(d).slice(0, 2)}/${hexOf(d)}/data`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function sk(args: string[]): Promise<string> {
-  const r = await skopeo(["--insecure-policy", ...args], { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`skopeo ${args.join(" ")} exited with ${r.code}\n${r.stderr.slice(-3000)}\n--- berth\n${berth?.logs().slice(-3000)}`);
-  return r.stdout + r.stderr;
-}
+const sk = skopeoOrThrow(() => berth?.logs(), 120_000);
 
-const toUpstream = (tag: string, repo: string, extra: string[] = []) =>
-  sk(["copy", "--dest-tls-verify=false", "--preserve-digests", `--dest-creds=${USER}:${PASSWORD}`, ...extra, `oci:${src}:${tag}`, `docker://${new URL(dist.url).host}/${repo}`]);
+const toUpstream = copyToRegistry(sk, `${USER}:${PASSWORD}`, () => src, () => dist.url);
 
-/** Every digest reachable from a descriptor in an OCI layout. */
-async function reachable(layout: string, d: Desc): Promise<Desc[]> {
-  const out: Desc[] = [d];
-  const doc = JSON.parse(await readFile(blobFile(layout, d.digest), "utf8")) as { manifests?: Desc[]; config?: Desc; layers?: Desc[] };
-  if (d.mediaType === OCI_INDEX) for (const c of doc.manifests ?? []) out.push(...(await reachable(layout, c)));
-  else out.push(doc.config!, ...(doc.layers ?? []));
-  return out;
-}
 
 async function report(upstream: string): Promise<Report> {
   const res = await req(berth.url, `/v2/_berth/ext/sync?upstream=${upstream}`);

@@ -22,6 +22,7 @@ import { startDistribution, type Distribution } from "./harness/distribution.js"
 import { listKeys } from "./harness/s3.js";
 import { makeOciLayout, sha256File, skopeo, type OciRef } from "./harness/tools.js";
 import { blobOf, manifestOf, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, rand, req } from "./helpers/manifests.js";
+import { blobFile, copyToRegistry, hexOf, reachable, skopeoOrThrow, type Desc } from "./helpers/oci-layout.js";
 import { sniffingProxy } from "./helpers/registry.js";
 
 const RUN = rand();
@@ -32,7 +33,6 @@ const TTL_S = 6;
 const METRICS_TOKEN = randomBytes(12).toString("hex");
 const ACCEPT = [OCI_INDEX, OCI_MANIFEST].join(", ");
 
-type Desc = { mediaType: string; digest: string; size: number };
 
 let berth: Berth;
 let dist: Distribution;
@@ -44,27 +44,12 @@ let refs: Record<string, OciRef>;
 let host: string;
 const liarLayer = `sha256:${createHash("sha256").update("the real layer").digest("hex")}`;
 
-const hexOf = (d: string) => d.replace(/^sha256:/, "");
-const blobFile = (layout: string, d: string) => path.join(layout, "blobs", "sha256", hexOf(d));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function sk(args: string[]): Promise<string> {
-  const r = await skopeo(["--insecure-policy", ...args], { timeoutMs: 90_000 });
-  if (r.code !== 0) throw new Error(`skopeo ${args.join(" ")} exited with ${r.code}\n${r.stderr.slice(-3000)}\n--- berth\n${berth?.logs().slice(-3000)}`);
-  return r.stdout + r.stderr;
-}
+const sk = skopeoOrThrow(() => berth?.logs(), 90_000);
 
-const toUpstream = (tag: string, repo: string, extra: string[] = []) =>
-  sk(["copy", "--dest-tls-verify=false", "--preserve-digests", `--dest-creds=${USER}:${PASSWORD}`, ...extra, `oci:${src}:${tag}`, `docker://${new URL(dist.url).host}/${repo}`]);
+const toUpstream = copyToRegistry(sk, `${USER}:${PASSWORD}`, () => src, () => dist.url);
 
-/** Every digest reachable from a descriptor in an OCI layout. */
-async function reachable(layout: string, d: Desc): Promise<Desc[]> {
-  const out: Desc[] = [d];
-  const doc = JSON.parse(await readFile(blobFile(layout, d.digest), "utf8")) as { manifests?: Desc[]; config?: Desc; layers?: Desc[] };
-  if (d.mediaType === OCI_INDEX) for (const c of doc.manifests ?? []) out.push(...(await reachable(layout, c)));
-  else out.push(doc.config!, ...(doc.layers ?? []));
-  return out;
-}
 
 async function digestIn(repo: string, tag: string, extra: Record<string, string> = {}): Promise<{ status: number; digest: string | null; ns: string | null }> {
   const res = await req(berth.url, `/v2/${repo}/manifests/${tag}`, { headers: { Accept: ACCEPT, ...extra } });

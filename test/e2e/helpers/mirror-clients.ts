@@ -7,11 +7,10 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { unmountAndRemove } from "../harness/dockerd.js";
+import { recordingProxy as recordingProxyOf, type Proxy } from "./proxy.js";
 import { run, type RunResult } from "../harness/tools.js";
 
 /** One request the proxy passed on. */
@@ -23,53 +22,18 @@ export interface Passed {
   namespace?: string;
 }
 
-export interface RecordingProxy {
-  url: string;
-  host: string;
-  seen: Passed[];
-  close(): Promise<void>;
-}
+export type RecordingProxy = Proxy<Passed>;
 
-/**
- * A keep-alive HTTP proxy to `target` recording each request; headers (Host too) and bodies pass unchanged.
- * `target` may be a function, read at each request, for a proxy started before what it leads to.
- */
-export async function recordingProxy(target: string | (() => string)): Promise<RecordingProxy> {
-  const targetUrl = () => new URL(typeof target === "string" ? target : target());
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const seen: Passed[] = [];
-  const server = http.createServer((req, res) => {
-    const rec: Passed = { method: req.method ?? "", path: req.url ?? "" };
-    seen.push(rec);
-    const t = targetUrl();
-    const up = http.request({ host: t.hostname, port: Number(t.port), method: req.method, path: req.url, headers: req.headers, agent }, (ures) => {
-      rec.status = ures.statusCode;
-      const ns = ures.headers["oci-namespace"];
+/** A proxy to `target` recording each request's method, path, status and the answer's OCI-Namespace. */
+export function recordingProxy(target: string | (() => string)): Promise<RecordingProxy> {
+  return recordingProxyOf(target, (req): Passed => ({ method: req.method ?? "", path: req.url ?? "" }), {
+    maxSockets: 64,
+    timeoutMs: 300_000,
+    answered: (rec, res) => {
+      const ns = res.headers["oci-namespace"];
       if (typeof ns === "string") rec.namespace = ns;
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, ures.rawHeaders);
-      ures.pipe(res);
-    });
-    up.setTimeout(300_000, () => up.destroy(new Error("upstream timeout")));
-    up.on("error", (e) => {
-      rec.status ??= 502;
-      if (!res.headersSent) res.writeHead(502, { "Content-Type": "text/plain" });
-      res.end(String(e));
-    });
-    req.pipe(up);
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        agent.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 export interface Containerd {
