@@ -109,7 +109,7 @@ describe("pull-through by prefix", () => {
     expect(r.blobData(other.layer)).toBeUndefined();
     expect(r.driver.calls.abortMultipart).toBe(1);
     expect(r.driver.openUploads()).toEqual([]);
-  });
+  }, 30_000); // streams 11 MiB through hashing twice: seconds on a loaded 2-core machine, past the 5 s default
 
   it("concurrent pulls of one missing blob cause one upstream fetch; the others are answered from the bucket", async () => {
     const img = up.image("team/app", "1", pattern(300_000, 5));
