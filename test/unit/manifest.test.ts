@@ -303,7 +303,8 @@ describe("parseManifest: refusals", () => {
     const body = bytes(image({ layers }));
     const t0 = performance.now();
     const m = parseManifest(body, OCI_IMAGE_MANIFEST);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // A guard against work quadratic in the layers (minutes here), not a speed test: loose for a loaded machine.
+    expect(performance.now() - t0).toBeLessThan(10_000);
     expect(m.blobs).toHaveLength(20_001);
   });
 });

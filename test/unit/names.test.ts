@@ -99,7 +99,9 @@ describe("validateRepositoryName", () => {
       const t0 = performance.now();
       expect(() => validateRepositoryName(s)).toThrow(OciError);
       expect(nameGrammarError(s)).toBeTypeOf("string"); // the grammar scan itself, without the length cut-off
-      expect(performance.now() - t0).toBeLessThan(50);
+      // A guard against catastrophic backtracking (which takes minutes to forever on these), not a speed test:
+      // the bound is loose enough for a loaded machine.
+      expect(performance.now() - t0).toBeLessThan(2000);
     }
   });
 
@@ -108,7 +110,7 @@ describe("validateRepositoryName", () => {
     const t0 = performance.now();
     expect(nameGrammarError(ok)).toBeUndefined();
     expect(nameGrammarError(ok + "-")).toMatch(/must start and end/);
-    expect(performance.now() - t0).toBeLessThan(500);
+    expect(performance.now() - t0).toBeLessThan(5000); // quadratic on 1 MB would take far longer: see above
   });
 
   it("agrees with the spec's regular expression on 20 000 random short strings", () => {
@@ -167,7 +169,7 @@ describe("validateTag", () => {
   it("answers a 10 KB tag at once", () => {
     const t0 = performance.now();
     expect(() => validateTag("a".repeat(10_000) + "!")).toThrow(OciError);
-    expect(performance.now() - t0).toBeLessThan(50);
+    expect(performance.now() - t0).toBeLessThan(2000); // a backtracking guard, not a speed test
   });
 });
 
