@@ -116,19 +116,7 @@ export class UpstreamClient {
    */
   async catalogPage(last: string | null, n: number): Promise<{ repositories: string[]; next: string | null }> {
     const query = `n=${n}${last === null ? "" : `&last=${encodeURIComponent(last)}`}`;
-    let failure: UpstreamError | null = null;
-    let res: Response | null = null;
-    for (const base of this.upstream.urls) {
-      try {
-        res = await this.sendTo(base, `/v2/_catalog?${query}`, "GET", { Accept: "application/json" }, "registry:catalog:*");
-        break;
-      } catch (e) {
-        if (!(e instanceof UpstreamError)) throw e;
-        failure = e;
-        if (e.kind === "missing" || e.kind === "refused") throw e;
-      }
-    }
-    if (res === null) throw failure ?? new UpstreamError(this.upstream.name, "unavailable", null);
+    const res = await this.sendOver(`/v2/_catalog?${query}`, "GET", { Accept: "application/json" }, "registry:catalog:*");
     const doc = JSON.parse(new TextDecoder().decode(await readLimited(res, MAX_TAG_LIST_BYTES, `the catalog of upstream ${this.upstream.name}`))) as { repositories?: unknown };
     const repositories = Array.isArray(doc.repositories) ? doc.repositories.filter((r): r is string => typeof r === "string") : [];
     // Link: </v2/_catalog?n=…&last=…>; rel="next"
@@ -177,12 +165,17 @@ export class UpstreamClient {
     }
   }
 
+  /** A request about one repository (`path` under `/v2/<repo>/`), with that repository's pull scope. */
+  private send(repo: string, path: string, method: string, headers: Record<string, string>): Promise<Response> {
+    return this.sendOver(`/v2/${repo}/${path}`, method, headers, `repository:${repo}:pull`);
+  }
+
   /** One request, over the upstream's URLs in order, authenticated; resolves only with a 2xx answer. */
-  private async send(repo: string, path: string, method: string, headers: Record<string, string>): Promise<Response> {
+  private async sendOver(path: string, method: string, headers: Record<string, string>, scope: string): Promise<Response> {
     let failure: UpstreamError | null = null;
     for (const base of this.upstream.urls) {
       try {
-        return await this.sendTo(base, `/v2/${repo}/${path}`, method, headers, `repository:${repo}:pull`);
+        return await this.sendTo(base, path, method, headers, scope);
       } catch (e) {
         if (!(e instanceof UpstreamError)) throw e;
         failure = e;
