@@ -4,7 +4,7 @@
 // applies them before it marks.
 
 import { parseRetention, type RetentionConfig } from "./retention";
-import { proxyEviction } from "./upstreams";
+import { proxyEviction, type MirrorConfig } from "./upstreams";
 import { DAY, SECOND, readBool, readDuration, type Env } from "./values";
 
 export interface GcConfig {
@@ -44,7 +44,8 @@ export function readUploadPurgeAge(env: Env): number {
   return Math.round(ms);
 }
 
-export function parseGc(env: Env): GcConfig {
+/** `mirror`: the parsed upstreams (parseUpstreams), whose REGISTRY_PROXY_TTL is the default retention in proxy mode. */
+export function parseGc(env: Env, mirror: MirrorConfig): GcConfig {
   return {
     enabled: readBool(env, "BERTH_GC", true),
     delayMs: readDuration(env, "BERTH_GC_DELAY", 3600 * SECOND, 0, 30 * DAY, "between 0s and 720h"),
@@ -53,6 +54,6 @@ export function parseGc(env: Env): GcConfig {
     dryRun: readBool(env, "BERTH_GC_DRY_RUN", false),
     uploadPurgeAgeMs: readUploadPurgeAge(env),
     fenceLeaseMs: readDuration(env, "BERTH_GC_FENCE_LEASE", 20 * SECOND, SECOND, 300 * SECOND, "between 1s and 5m"),
-    retention: parseRetention(env) ?? proxyEviction(env),
+    retention: parseRetention(env) ?? proxyEviction(mirror),
   };
 }

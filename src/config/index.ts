@@ -73,6 +73,7 @@ export function parseUploadConfig(env: Env): UploadConfig {
 /** Parses and validates every setting; throws ConfigError for the first bad one. */
 export function parseConfig(env: Env): Config {
   const upload = parseUploadConfig(env);
+  const mirror = parseUpstreams(env);
   // Presigned URLs take X-Amz-Expires in whole seconds.
   const expiryMs = readDuration(env, "BERTH_REDIRECT_EXPIRY", 20 * 60 * SECOND, SECOND, 7 * DAY, "between 1s and 7 days (168h)", true);
   return {
@@ -84,9 +85,9 @@ export function parseConfig(env: Env): Config {
     maintenance: parseMaintenance(env),
     auth: parseAuthConfig(env),
     ui: parseUiConfig(env),
-    gc: parseGc(env),
+    gc: parseGc(env, mirror),
     notifications: parseNotifications(env),
-    mirror: parseUpstreams(env),
+    mirror,
     observability: parseObservability(env),
   };
 }

@@ -216,23 +216,18 @@ function checkDisjoint(list: Upstream[]): void {
   if (defaults.length > 1) fail(`[${list.indexOf(defaults[1]!)}].default`, `only one upstream may be the default (${quote(defaults[0]!.name)} is)`);
 }
 
-function readProxyTtl(env: Env): number {
-  return readDuration(env, "REGISTRY_PROXY_TTL", PROXY_TTL_DEFAULT_MS, 0, Number.MAX_SAFE_INTEGER, "a duration, 0 or more");
-}
-
 /**
  * REGISTRY_PROXY_TTL as Distribution means it: in proxy mode, cached content is evicted once it is older than
  * the ttl (default 168h; 0 keeps everything). Berth does it with a retention policy the collector applies on
  * its runs: a tag not confirmed within the ttl is removed (proxy mode asks the upstream on every pull by tag,
- * and an unchanged answer renews the tag, so a tag in use is kept; while the upstream is down nothing is
- * confirmed, and, as in Distribution, it goes ttl after it last was), then manifests untagged for longer than
- * the ttl, then the blobs only they named. null outside proxy mode,
- * with ttl 0, or when BERTH_RETENTION is set (the operator's policies are used instead).
+ * and an unchanged answer renews the tag now and then, so a tag in use is kept; while the upstream is down
+ * nothing is confirmed, and, as in Distribution, it goes ttl after it last was), then manifests untagged for
+ * longer than the ttl, then the blobs only they named. null outside proxy mode or with ttl 0; config/gc.ts
+ * uses it only when BERTH_RETENTION is not set (the operator's policies are used instead).
  */
-export function proxyEviction(env: Env): RetentionConfig | null {
-  if (read(env, "REGISTRY_PROXY_REMOTEURL") === undefined || read(env, "BERTH_RETENTION") !== undefined) return null;
-  const ms = readProxyTtl(env);
-  if (ms === 0) return null;
+export function proxyEviction(mirror: MirrorConfig): RetentionConfig | null {
+  const ms = mirror.wholeRegistry ? mirror.evictAfterMs : null;
+  if (ms === null || ms === 0) return null;
   const ttl = `${Math.max(1, Math.round(ms / 1000))}s`;
   return parseRetentionObject({ delay: ttl, policies: [{ repositories: ["**"], deleteUntagged: true, keepTags: [{ pushedWithin: ttl }] }] });
 }
@@ -244,7 +239,7 @@ function parseProxy(env: Env): MirrorConfig {
   if ((username === undefined) !== (password === undefined)) {
     throw new ConfigError(username === undefined ? "REGISTRY_PROXY_USERNAME" : "REGISTRY_PROXY_PASSWORD", "must be set together with the other one");
   }
-  const evictAfterMs = readProxyTtl(env);
+  const evictAfterMs = readDuration(env, "REGISTRY_PROXY_TTL", PROXY_TTL_DEFAULT_MS, 0, Number.MAX_SAFE_INTEGER, "a duration, 0 or more");
   const upstream: Upstream = {
     name: "proxy",
     urls: [url],

@@ -58,7 +58,8 @@ export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
       const env = this.env as Record<string, unknown>;
       setLogLevel(readLogLevel(env));
       const storage = this.ctx.storage;
-      const config = parseGc(env);
+      const mirror = parseUpstreams(env);
+      const config = parseGc(env, mirror);
       const { immutableTags, readOnly } = parseMaintenance(env);
       const ledger = new GcLedger(storage.sql as unknown as Sql);
       const kv = { get: <T>(key: string) => storage.get<T>(key), put: (key: string, value: unknown) => storage.put(key, value) };
@@ -74,7 +75,6 @@ export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
         isImmutable: (repo, tag) => immutableTags.covers(repo, tag),
       };
       const s3 = parseS3(env);
-      const mirror = parseUpstreams(env);
       const syncRt: SyncRuntime = {
         upstreams: new Upstreams(mirror, (url, init) => fetch(url, init)),
         hash: (algorithm) => new DigestStreamHash(algorithm),

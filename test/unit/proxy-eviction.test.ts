@@ -4,7 +4,7 @@
 // parsing: proxy mode only, 0 keeps everything, BERTH_RETENTION takes precedence.
 import { describe, expect, it, vi } from "vitest";
 import { parseGc } from "../../src/config/gc";
-import { proxyEviction } from "../../src/config/upstreams";
+import { parseUpstreams, proxyEviction } from "../../src/config/upstreams";
 import { readAll } from "./support/content";
 import { blobKey, collect } from "./support/gc";
 import { registry } from "./support/registry";
@@ -56,21 +56,22 @@ describe("REGISTRY_PROXY_TTL evicts cached content", () => {
 
 describe("the setting", () => {
   it("applies in proxy mode only, default 168h; 0 keeps everything; BERTH_RETENTION is used instead when set", () => {
-    expect(proxyEviction({})).toBeNull();
-    expect(proxyEviction({ BERTH_UPSTREAMS: JSON.stringify([{ name: "hub", urls: [UPSTREAM], prefix: "hub" }]) })).toBeNull();
-    const byDefault = proxyEviction({ REGISTRY_PROXY_REMOTEURL: UPSTREAM })!;
+    expect(proxyEviction(parseUpstreams({}))).toBeNull();
+    expect(proxyEviction(parseUpstreams({ BERTH_UPSTREAMS: JSON.stringify([{ name: "hub", urls: [UPSTREAM], prefix: "hub" }]) }))).toBeNull();
+    const byDefault = proxyEviction(parseUpstreams({ REGISTRY_PROXY_REMOTEURL: UPSTREAM }))!;
     expect(byDefault.delayMs).toBe(168 * HOUR);
     expect(byDefault.policies).toHaveLength(1);
     expect(byDefault.policies[0]!.matches("any/name")).toBe(true);
     expect(byDefault.policies[0]!.deleteUntagged).toBe(true);
     expect(byDefault.policies[0]!.keepTags[0]!.pushedWithin?.ms).toBe(168 * HOUR);
-    expect(proxyEviction({ REGISTRY_PROXY_REMOTEURL: UPSTREAM, REGISTRY_PROXY_TTL: "0" })).toBeNull();
-    const own = parseGc({ REGISTRY_PROXY_REMOTEURL: UPSTREAM, BERTH_RETENTION: JSON.stringify({ policies: [{ repositories: ["keep/**"] }] }) }).retention!;
+    expect(proxyEviction(parseUpstreams({ REGISTRY_PROXY_REMOTEURL: UPSTREAM, REGISTRY_PROXY_TTL: "0" }))).toBeNull();
+    const gcOf = (env: Record<string, string>) => parseGc(env, parseUpstreams(env));
+    const own = gcOf({ REGISTRY_PROXY_REMOTEURL: UPSTREAM, BERTH_RETENTION: JSON.stringify({ policies: [{ repositories: ["keep/**"] }] }) }).retention!;
     expect(own.policies[0]!.repositories).toEqual(["keep/**"]);
-    expect(parseGc({ REGISTRY_PROXY_REMOTEURL: UPSTREAM, REGISTRY_PROXY_TTL: "2h" }).retention!.delayMs).toBe(2 * HOUR);
+    expect(gcOf({ REGISTRY_PROXY_REMOTEURL: UPSTREAM, REGISTRY_PROXY_TTL: "2h" }).retention!.delayMs).toBe(2 * HOUR);
   });
 
   it("a bad REGISTRY_PROXY_TTL fails naming the setting", () => {
-    expect(() => proxyEviction({ REGISTRY_PROXY_REMOTEURL: UPSTREAM, REGISTRY_PROXY_TTL: "7d" })).toThrow(/REGISTRY_PROXY_TTL/);
+    expect(() => parseUpstreams({ REGISTRY_PROXY_REMOTEURL: UPSTREAM, REGISTRY_PROXY_TTL: "7d" })).toThrow(/REGISTRY_PROXY_TTL/);
   });
 });
