@@ -10,7 +10,7 @@ import type { StreamHash } from "../streams/stream-hash";
 import { writeObject } from "./blob-writer";
 import type { ObjectRead, StorageDriver } from "./driver";
 import type { Layout } from "./layout";
-import { NO_EDGE_CACHE, type EdgeCache } from "./edge-cache";
+import { edgeKey, NO_EDGE_CACHE, type EdgeCache } from "./edge-cache";
 import { TtlCache } from "./ttl-cache";
 
 export interface BlobInfo {
@@ -82,9 +82,9 @@ export class BlobStore {
     const key = formatDigest(digest);
     const cached = fresh ? undefined : this.sizes.get(key);
     if (cached !== undefined) return { digest, size: cached };
-    const edgeKey = `blob-size/${digest.algorithm}/${digest.hex}`;
+    const sizeKey = edgeKey("blob-size", digest);
     if (!fresh) {
-      const near = await this.edge.get(edgeKey);
+      const near = await this.edge.get(sizeKey);
       const size = Number(near?.meta.size);
       const at = Number(near?.meta.at);
       if (near && Number.isSafeInteger(size) && size >= 0 && Number.isFinite(at) && Date.now() - at < SIZE_TTL_MS) {
@@ -99,7 +99,7 @@ export class BlobStore {
       return null;
     }
     this.sizes.set(key, h.size, at);
-    await this.edge.put(edgeKey, new Uint8Array(0), { size: String(h.size), at: String(at) }, SIZE_TTL_MS / 1000);
+    await this.edge.put(sizeKey, new Uint8Array(0), { size: String(h.size), at: String(at) }, SIZE_TTL_MS / 1000);
     return { digest, size: h.size };
   }
 
@@ -213,7 +213,7 @@ export class BlobStore {
    * off); null when it has none. Content-addressed bytes never change: the caller has checked the link.
    */
   openNear(digest: Digest, range: ByteRange | null): Promise<ReadableStream<Uint8Array> | null> {
-    return this.edge.open(`blob/${digest.algorithm}/${digest.hex}`, range);
+    return this.edge.open(edgeKey("blob", digest), range);
   }
 
   /**
@@ -226,7 +226,7 @@ export class BlobStore {
     if (this.edge === NO_EDGE_CACHE || size > EDGE_BLOB_MAX_BYTES || this.filling.get(key)) return;
     this.filling.set(key, true);
     const res = await this.store.get(this.layout.blobData(digest));
-    if (res) await this.edge.putStream(`blob/${digest.algorithm}/${digest.hex}`, res.body, res.size, EDGE_BLOB_TTL_S);
+    if (res) await this.edge.putStream(edgeKey("blob", digest), res.body, res.size, EDGE_BLOB_TTL_S);
   }
 
   /** Streams the blob's data, or the range of it (inside the blob: check it against stat() first); null when missing. */

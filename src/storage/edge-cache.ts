@@ -19,6 +19,11 @@ export interface EdgeCache {
   putStream(key: string, body: ReadableStream<Uint8Array>, length: number, maxAgeS: number): Promise<void>;
 }
 
+/** The key of a fact about content under its digest (`kind`: manifest, blob-size, blob). */
+export function edgeKey(kind: "manifest" | "blob-size" | "blob", digest: { algorithm: string; hex: string }): string {
+  return `${kind}/${digest.algorithm}/${digest.hex}`;
+}
+
 export const NO_EDGE_CACHE: EdgeCache = { get: async () => null, put: async () => {}, open: async () => null, putStream: async (_k, body) => void (await body.cancel()) };
 
 /** The part of the Workers Cache API used here (declared so this module type-checks under Node's types too). */

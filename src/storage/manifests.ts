@@ -8,7 +8,7 @@
 import { formatDigest, type Digest } from "../oci/digest";
 import type { Layout } from "./layout";
 import type { StorageDriver } from "./driver";
-import { NO_EDGE_CACHE, type EdgeCache } from "./edge-cache";
+import { edgeKey, NO_EDGE_CACHE, type EdgeCache } from "./edge-cache";
 import { TtlCache } from "./ttl-cache";
 
 /** Manifests are a few KiB; bigger ones (up to the 4 MiB limit) are not worth an isolate's memory. */
@@ -78,8 +78,7 @@ export class ManifestStore {
     const key = formatDigest(digest);
     const cached = this.cache.get(key);
     if (cached) return cached;
-    const edgeKey = `manifest/${digest.algorithm}/${digest.hex}`;
-    const near = await this.edge.get(edgeKey);
+    const near = await this.edge.get(edgeKey("manifest", digest));
     if (near) {
       const stored = { bytes: near.body, contentType: near.meta["content-type"] ?? null };
       this.remember(key, stored);
@@ -91,7 +90,7 @@ export class ManifestStore {
     const ct = res.contentType;
     const stored = { bytes, contentType: ct && ct !== "application/octet-stream" && ct !== "binary/octet-stream" ? ct : null };
     this.remember(key, stored);
-    await this.edge.put(edgeKey, bytes, stored.contentType === null ? {} : { "content-type": stored.contentType }, EDGE_TTL_S);
+    await this.edge.put(edgeKey("manifest", digest), bytes, stored.contentType === null ? {} : { "content-type": stored.contentType }, EDGE_TTL_S);
     return stored;
   }
 
