@@ -31,6 +31,11 @@ export function isReferrersTag(tag: string): boolean {
   return /^sha(256|512)-[a-f0-9]{64}$/.test(tag);
 }
 
+/** The referrers-index entry a manifest with a `subject` gets in its subject's index; null without one. */
+export function subjectLink(m: ParsedManifest, digest: string, size: number): { digest: string; descriptor: ReferrerDescriptor } | null {
+  return m.subject ? { digest: m.subject.digest, descriptor: referrerDescriptor(m, digest, size) } : null;
+}
+
 /** How a manifest with a subject is listed: its media type, digest, size, artifactType and annotations. */
 export function referrerDescriptor(m: ParsedManifest, digest: string, size: number): ReferrerDescriptor {
   return {

@@ -6,14 +6,13 @@
 // Conditional requests: GET/HEAD honour If-None-Match (304); a PUT by tag honours If-Match and
 // If-None-Match: * (412 when the tag is not as required), checked and applied with nothing in between.
 
-import { referrerDescriptor } from "../oci/referrers-tag";
+import { subjectLink } from "../oci/referrers-tag";
 import { digestBytes, formatDigest, parseDigest, type Digest } from "../oci/digest";
 import { OciError, RegistryFault } from "../oci/errors";
 import { parseManifest, type ParsedManifest } from "../oci/manifest";
 import { normalizeMediaType } from "../oci/media-types";
 import { parseReference, validateTag, type Reference } from "../oci/names";
 import { unwrap } from "../oci/rpc";
-import type { ManifestLink } from "../metadata/protocol";
 import { mapLimit } from "../storage/limit";
 import type { StoredManifest } from "../storage/manifests";
 import { type RegistryContext, empty } from "./context";
@@ -134,11 +133,6 @@ export async function deleteManifest(ctx: RegistryContext, repo: string, rawRef:
   ctx.storage.manifests.noteLink(repo, digest, false);
   await ctx.written({ action: "manifest.delete", repository: repo, digest: formatDigest(digest), tags });
   return empty(202);
-}
-
-/** The referrers-index entry a manifest with a `subject` gets in its subject's index; null without one. */
-export function subjectLink(manifest: ParsedManifest, digest: string, size: number): ManifestLink["subject"] {
-  return manifest.subject ? { digest: manifest.subject.digest, descriptor: referrerDescriptor(manifest, digest, size) } : null;
 }
 
 /** Every blob and child manifest the manifest names must already be in the repository (`fresh`: ask the bucket, not caches). */

@@ -14,21 +14,16 @@ import { log } from "../log";
 import { digestBytes, formatDigest, parseDigest, type Digest } from "../oci/digest";
 import { OciError, RegistryFault } from "../oci/errors";
 import { parseManifest } from "../oci/manifest";
+import { STORED_MANIFEST_ACCEPT } from "../oci/media-types";
 import { parseReference } from "../oci/names";
+import { subjectLink } from "../oci/referrers-tag";
 import { unwrap } from "../oci/rpc";
 import { UpstreamError, type MirrorRoute } from "../upstream";
 import type { RegistryContext } from "./context";
-import { getManifest, subjectLink } from "./manifests";
+import { getManifest } from "./manifests";
 import { compareLexical } from "../storage/tags";
 import { listTags, tagsAnswer } from "./tags";
 
-/** What the cache asks upstreams for when the client's Accept says nothing. */
-const DEFAULT_ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
 
 /**
  * Where a pull of `repo` goes: null for a local repository, else its route upstream. Pushes never get here
@@ -164,7 +159,7 @@ async function link(ctx: RegistryContext, route: MirrorRoute, digest: Digest, su
 
 function acceptOf(req: Request): string {
   const a = req.headers.get("Accept");
-  return a && a.trim() !== "" ? a : DEFAULT_ACCEPT;
+  return a && a.trim() !== "" ? a : STORED_MANIFEST_ACCEPT; // the client's Accept said nothing
 }
 
 /** The upstream's failure in the spec's terms, for a client that has no cached copy to fall back on. */

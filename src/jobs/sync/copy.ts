@@ -9,20 +9,13 @@
 import { digestBytes, formatDigest, parseDigest } from "../../oci/digest";
 import { OciError, RegistryFault } from "../../oci/errors";
 import { parseManifest, type Descriptor, type ParsedManifest } from "../../oci/manifest";
-import { referrerDescriptor } from "../../oci/referrers-tag";
+import { STORED_MANIFEST_ACCEPT } from "../../oci/media-types";
+import { subjectLink } from "../../oci/referrers-tag";
 import { unwrap } from "../../oci/rpc";
 import type { Storage } from "../../storage";
 import { UpstreamError, type UpstreamClient } from "../../upstream";
 import type { SyncRuntime } from "../job";
 import type { SyncCounts, TagTask } from "./state";
-
-/** What sync asks upstreams for: every manifest kind Berth stores. */
-const ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
 
 /** Manifests one tag may reach (an index and its children, nested indexes included). */
 const MAX_MANIFESTS = 1_000;
@@ -91,15 +84,15 @@ export async function advanceTask(cx: CopyContext, start: TagTask, budget: numbe
 
 /** The digest the tag names upstream: its HEAD's Docker-Content-Digest, else the digest of its bytes. */
 async function remoteDigest(cx: CopyContext, tag: string): Promise<string> {
-  const said = await cx.client.headManifest(cx.remote, tag, ACCEPT);
+  const said = await cx.client.headManifest(cx.remote, tag, STORED_MANIFEST_ACCEPT);
   if (said !== null) return formatDigest(parseDigest(said));
-  const got = await cx.client.getManifest(cx.remote, tag, ACCEPT);
+  const got = await cx.client.getManifest(cx.remote, tag, STORED_MANIFEST_ACCEPT);
   return formatDigest(await digestBytes("sha256", got.bytes));
 }
 
 async function fetchManifest(cx: CopyContext, d: string): Promise<{ bytes: Uint8Array; manifest: ParsedManifest }> {
   const want = parseDigest(d);
-  const got = await cx.client.getManifest(cx.remote, d, ACCEPT);
+  const got = await cx.client.getManifest(cx.remote, d, STORED_MANIFEST_ACCEPT);
   const digest = await digestBytes(want.algorithm, got.bytes);
   if (digest.hex !== want.hex) throw new RegistryFault(`upstream sent a manifest for ${cx.remote}@${d} whose digest is ${formatDigest(digest)}; nothing was stored`);
   try {
@@ -136,7 +129,7 @@ async function storeManifest(cx: CopyContext, d: string, bytes: Uint8Array, m: P
   const vouch = [d, ...m.blobs.map((b) => b.digest), ...m.manifests.map((c) => c.digest)];
   await cx.rt.vouch(cx.local, vouch);
   await cx.storage.manifests.putData(parseDigest(d), bytes, m.mediaType);
-  const subject = m.subject ? { digest: m.subject.digest, descriptor: referrerDescriptor(m, d, bytes.byteLength) } : null;
+  const subject = subjectLink(m, d, bytes.byteLength);
   // checkedFresh: everything it names was put in the repository by this task, after vouching.
   unwrap(await cx.rt.linkManifest(cx.local, { digest: d, subject, tags: tag === null ? [] : [tag], mayMove: true, ifMatch: null, ifNoneMatch: null, vouch, checkedFresh: true }));
   cx.counts.manifestsCopied++;
