@@ -24,7 +24,9 @@ export async function pullReferrers(ctx: RegistryContext, repo: string, subject:
   const store = ctx.storage.referrers;
   const now = ctx.pullThrough.upstreams.now();
   const saved = await store.upstreamList(route.cache, subject);
-  let listed = saved && now - saved.savedAt < route.upstream.ttlMs ? saved.manifests : null;
+  // What was saved is checked again when read (it is a bucket object like any other).
+  const savedList = saved ? checked(saved.manifests) : [];
+  let listed = saved && now - saved.savedAt < route.upstream.ttlMs ? savedList : null;
   if (listed === null && route.upstream.onDemand) {
     try {
       const raw = await ctx.pullThrough.upstreams.client(route.upstream).listReferrers(route.remote, `${subject.algorithm}:${subject.hex}`);
@@ -40,7 +42,7 @@ export async function pullReferrers(ctx: RegistryContext, repo: string, subject:
       }
     }
   }
-  return namespaced(await listReferrers(ctx, route.cache, subject, checked(listed ?? saved?.manifests ?? [])), route);
+  return namespaced(await listReferrers(ctx, route.cache, subject, listed ?? savedList), route);
 }
 
 /** The upstream's entries that are referrer descriptors, once each, at most MAX_LISTED. */
