@@ -26,7 +26,7 @@ import { JOBS } from "./kinds";
 import type { JobCoordinatorRpc, JobReport } from "./protocol";
 import { JobRunner } from "./runner";
 import { referrersBackfill } from "./referrers-backfill";
-import { SCHEDULE_SLACK_MS, syncsDue } from "./schedule";
+import { isDue, syncsDue } from "./schedule";
 import { storageStats } from "./storage-stats";
 import { sync } from "./sync/job";
 
@@ -123,7 +123,7 @@ export class JobCoordinator extends DurableObject implements JobCoordinatorRpc {
     // refuses to start one too). A run already going when the mode was switched on finishes.
     if (config.enabled && !readOnly) {
       const last = await runner.status(gc.kind);
-      if (!last || Date.now() - Date.parse(last.startedAt) >= config.intervalMs - SCHEDULE_SLACK_MS) due.push(gc.kind);
+      if (isDue(last, config.intervalMs, Date.now())) due.push(gc.kind);
     }
     // The referrers backfill is needed once (content pushed before with the tag schema); later tags are read
     // by the referrers API itself.

@@ -5,7 +5,7 @@
 import type { Upstream } from "../config/upstreams";
 import type { JobReport } from "./protocol";
 
-export const SCHEDULE_SLACK_MS = 5 * 60_000;
+const SCHEDULE_SLACK_MS = 5 * 60_000;
 
 /** Whether a run whose last one is `last` (null: never ran) is due again after `intervalMs`. */
 export function isDue(last: JobReport | null, intervalMs: number, now: number): boolean {
