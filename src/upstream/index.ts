@@ -15,6 +15,7 @@
 import { compileGlob } from "../config/access";
 import type { MirrorConfig, Upstream } from "../config/upstreams";
 import { UpstreamClient, type Fetch } from "./client";
+import { remoteName, trimSlashes } from "./sync-names";
 
 export { UpstreamError, type UpstreamBlob, type UpstreamClient, type UpstreamManifest } from "./client";
 export type { Fetch } from "./client";
@@ -71,22 +72,14 @@ export class Upstreams {
 
   /**
    * The upstream repository that a name inside the upstream's prefix caches: the name itself, unless a sync
-   * `content` entry maps upstream names elsewhere (`destination`, `stripPrefix`, jobs/sync/match.ts): then it is
+   * `content` entry maps upstream names elsewhere (`destination`, `stripPrefix`: sync-names.ts): then it is
    * mapped back, so a pull of what sync copied asks the upstream for the repository it came from (zot's
    * getRepoSource). The first entry whose mapping fits, and whose prefix glob covers the result, decides.
    */
   private remoteOf(upstream: Upstream, name: string): string {
     for (const c of upstream.sync?.content ?? []) {
-      if (c.destination === null && !c.stripPrefix) continue;
-      const dest = trimSlashes(c.destination ?? "");
-      let rest: string;
-      if (dest === "") rest = name;
-      else if (name === dest) rest = "";
-      else if (name.startsWith(`${dest}/`)) rest = name.slice(dest.length + 1);
-      else continue;
-      const literal = c.prefix.replace(/^[/*]+|[/*]+$/g, "");
-      const remote = c.stripPrefix ? [literal, rest].filter((s) => s !== "").join("/") : rest;
-      if (remote !== "" && this.glob(c.prefix)(remote)) return remote;
+      const remote = remoteName(c, name, this.glob(c.prefix));
+      if (remote !== null) return remote;
     }
     return name;
   }
@@ -105,8 +98,6 @@ export class Upstreams {
     return { upstream, remote, cache: upstream.prefix === "" ? local : `${upstream.prefix}/${local}`, namespace, fallback };
   }
 }
-
-const trimSlashes = (s: string) => s.replace(/^\/+|\/+$/g, "");
 
 /** No upstream: every name is local. */
 export const NO_UPSTREAMS = new Upstreams({ upstreams: [], wholeRegistry: false, evictAfterMs: null }, () => Promise.reject(new Error("no upstreams")));

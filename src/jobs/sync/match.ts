@@ -9,15 +9,14 @@
 // - `tags.regex` keeps tags it matches anywhere (unanchored, like Go's MatchString); `tags.semver` keeps tags
 //   that are semantic versions (MAJOR.MINOR.PATCH with optional pre-release, optional leading "v"); both set,
 //   a tag must pass both (zot applies one filter after the other); neither, every tag.
-// - The local name is zot's destination rule, placed under the upstream's prefix (everything an upstream
-//   caches lives there, where pushes are refused and `hub/**` policies hold): `<upstream prefix>/` +
-//   `destination` + the remote name, with the prefix's literal part (the prefix trimmed of "/" and "*")
-//   removed from the front of the remote name when `stripPrefix` is true. No destination and no
-//   stripPrefix: `<upstream prefix>/<remote name>`, the name on-demand pulls cache it under.
+// - The local name is zot's destination rule, placed under the upstream's prefix: upstream/sync-names.ts,
+//   beside the way back that routing uses.
 
 import { compileGlob } from "../../config/access";
 import type { SyncContent } from "../../config/upstreams";
-import { nameGrammarError } from "../../oci/names";
+import { trimSlashes } from "../../upstream/sync-names";
+
+export { localName } from "../../upstream/sync-names";
 
 /** A content entry's prefix, ready to match: `exact` when it names a single repository. */
 export interface CompiledContent {
@@ -26,7 +25,6 @@ export interface CompiledContent {
   exact: string | null;
 }
 
-const trimSlashes = (s: string) => s.replace(/^\/+|\/+$/g, "");
 
 export function compileContent(content: SyncContent, at: string): CompiledContent {
   const pattern = trimSlashes(content.prefix);
@@ -57,18 +55,3 @@ export function keepsTag(content: SyncContent, tag: string): boolean {
   return !content.tagsSemver || isSemver(tag);
 }
 
-/**
- * The local repository an upstream repository is copied into (see the head of this file); throws Error
- * when the result is not a valid repository name.
- */
-export function localName(upstreamPrefix: string, remote: string, content: SyncContent): string {
-  let rest = trimSlashes(remote);
-  if (content.stripPrefix) {
-    const literal = content.prefix.replace(/^[/*]+|[/*]+$/g, "");
-    if (rest.startsWith(literal)) rest = trimSlashes(rest.slice(literal.length));
-  }
-  const name = [upstreamPrefix, content.destination ?? "", rest].map(trimSlashes).filter((s) => s !== "").join("/");
-  const bad = name === "" ? "it is empty" : nameGrammarError(name);
-  if (bad) throw new Error(`${remote} maps to the local name ${JSON.stringify(name.slice(0, 300))}, which is not valid: ${bad}`);
-  return name;
-}
