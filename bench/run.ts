@@ -23,6 +23,7 @@ import { S3, startSwift } from "./lib/swift.ts";
 import { skopeoPush } from "./lib/clients.ts";
 import { notifyOverhead } from "./lib/notify.ts";
 import { mirrorScenario } from "./lib/mirror.ts";
+import { edgeScenario } from "./lib/edge.ts";
 
 /** Log tails printed when the run fails. */
 const diagnostics: [string, () => string][] = [];
@@ -39,7 +40,7 @@ const HELP = `usage: npm run bench -- [options]      (or: node bench/run.ts [opt
   --gc-repos N        repositories of the garbage-collection registry, 11 blobs each + 20 shared (default 200)
   --gc-rounds N       garbage-collection rounds, each on two freshly written copies (default 1)
   --notify-puts N     manifest PUTs per round of the notifications comparison (default 50)
-  --only LIST         comma list of: big,huge,many,latency,notify,mirror,gc (default all); mirror uses
+  --only LIST         comma list of: big,huge,many,latency,edge,notify,mirror,gc (default all); mirror uses
                       --layer-mib and --layers/--small-mib for its two images
   --quick             development sizes: 16 MiB / 64 MiB layers, 5 × 1 MiB, hey -n 100/320, 20 gc repositories, 1 round
   --out DIR           results directory (default bench/results)
@@ -71,7 +72,7 @@ function parseOptions(argv: string[]): Options {
     smallMiB: 1,
     heyN1: 200,
     heyN32: 960,
-    only: new Set(["big", "huge", "many", "latency", "notify", "mirror", "gc"]),
+    only: new Set(["big", "huge", "many", "latency", "edge", "notify", "mirror", "gc"]),
     notifyPuts: 50,
     gcRepos: 200,
     gcRounds: 1,
@@ -235,6 +236,17 @@ async function main(): Promise<void> {
       levels, regs, ctx,
     );
     results.latency.blobHead = await latency({ name: "blob HEAD", path: () => `/v2/bench/hot/blobs/${layer}`, method: "HEAD" }, levels, regs, ctx);
+  }
+
+  if (opts.only.has("edge")) {
+    // The data center's cache from a fresh isolate: a Berth of its own on the same proxy, logging at "log" so
+    // its reloads can be seen (and the request log costs nothing that is measured here), stopped after.
+    log("edge cache from fresh isolates …");
+    const edgeBerth = await startBerth({ projectRoot: ROOT, s3: s3For(proxyA.port), rootdirectory: `bench-berth-edge-${tag}`, logLevel: "log" });
+    diagnostics.push(["wrangler dev (edge)", edgeBerth.logs]);
+    const [regB, regD] = regs as [Reg, Reg];
+    results.edge = await edgeScenario([{ ...regB, url: edgeBerth.url }, regD], () => edgeBerth.reload(), ctx, { layers: 5, timeoutMs });
+    await edgeBerth.stop();
   }
 
   if (opts.only.has("notify")) {

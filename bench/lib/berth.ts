@@ -22,6 +22,11 @@ export interface Berth {
   logs(): string;
   /** Stops wrangler and starts it again on the same port with the same state. */
   restart(): Promise<void>;
+  /**
+   * Makes wrangler reload the Worker: a fresh isolate, same process (so the same Cache API) and storage. Needs
+   * logLevel "log" (it waits for wrangler's "updated and ready").
+   */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +35,8 @@ export interface BerthOptions {
   s3: { endpoint: string; region: string; bucket: string; accessKey: string; secretKey: string };
   rootdirectory: string;
   vars?: Record<string, string>;
+  /** wrangler's log level (default "warn"); reload() needs "log", where wrangler says it reloaded. */
+  logLevel?: "warn" | "log";
 }
 
 export async function startBerth(o: BerthOptions): Promise<Berth> {
@@ -47,7 +54,7 @@ export async function startBerth(o: BerthOptions): Promise<Berth> {
     },
     // No per-request log lines: printing them costs wrangler CPU that a deployed Worker never pays
     // (Distribution's access log is off too).
-    logLevel: "warn",
+    logLevel: o.logLevel ?? "warn",
     readyStatus: 200,
     readyTimeoutMs: 90_000,
   });
@@ -82,6 +89,7 @@ export async function startBerth(o: BerthOptions): Promise<Berth> {
     },
     logs: () => w.logs(),
     restart: () => w.restart(),
+    reload: () => w.reload(),
     stop,
   };
 }

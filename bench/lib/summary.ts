@@ -4,6 +4,7 @@ import { MiB, median, ratioGoal, type Goal, type Row } from "./report.ts";
 import type { NotifyResults } from "./notify.ts";
 import type { GcResult, GcRun } from "./gc.ts";
 import { mirrorSummary, type MirrorResult } from "./mirror.ts";
+import type { EdgeResult } from "./edge.ts";
 import type { Counters } from "./s3proxy.ts";
 import type { LatencyRun, OpResult, PushPull, RegName } from "./scenarios.ts";
 
@@ -21,6 +22,8 @@ export interface Results {
   checks: Partial<Record<RegName, Record<string, unknown>>>;
   /** Berth with one notification endpoint vs without (same run). */
   notify?: NotifyResults;
+  /** The data center's cache: S3 requests from a fresh isolate. */
+  edge?: EdgeResult;
   /** Pull-through: Berth and Distribution caching the same upstream. */
   mirror?: MirrorResult;
   gc?: GcResult;
@@ -166,6 +169,14 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
     rows.push(row("blob HEAD status (redirects not followed)", "", pair((g) => r.checks[g]?.blobHeadStatus as number | undefined), false, 0));
   }
 
+  // The data center's cache, from a fresh isolate.
+  const edge = r.edge;
+  const em = (xs: number[] | undefined) => (xs && xs.length > 0 ? median(xs) : undefined);
+  if (edge) {
+    rows.push(row("S3 requests per manifest GET by digest, fresh isolate, warm data-center cache", "", pair((g) => em(edge.manifest[g]))));
+    rows.push(row("S3 requests per blob HEAD, fresh isolate, warm data-center cache", "", pair((g) => em(edge.blobHead[g]))));
+  }
+
   // Pull-through cache: both registries caching the same upstream.
   const mirror = r.mirror ? mirrorSummary(r.mirror) : undefined;
   if (mirror) rows.push(...mirror.rows);
@@ -258,6 +269,17 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
   if (nt) {
     goals.push(ratioGoal("manifest PUT with notifications (1 endpoint) ≤ 1.1× without", nm(nt.manifestPut.on), nm(nt.manifestPut.off), 1.1, "ms"));
     goals.push(ratioGoal("push with notifications (1 endpoint) ≤ 1.1× without", nm(nt.push.on), nm(nt.push.off), 1.1, "ms"));
+  }
+  if (edge) {
+    const bad = edge.statuses.berth.filter((s) => s !== 200);
+    for (const [k, label] of [["manifest", "manifest GET by digest"], ["blobHead", "blob HEAD"]] as const) {
+      const b = em(edge[k].berth);
+      goals.push({
+        goal: `0 S3 requests per ${label} from a fresh isolate (warm data-center cache)`,
+        measured: `${b?.toFixed(2)} (Distribution ${em(edge[k].distribution)?.toFixed(2)}; rounds: ${edge[k].berth.map((x) => +x.toFixed(2)).join(", ")})${bad.length ? `; ${bad.length} answers not 200: ${[...new Set(bad)].join(",")}` : ""}`,
+        pass: b === undefined || bad.length > 0 ? null : b === 0,
+      });
+    }
   }
   if (mirror) goals.push(...mirror.goals);
   return { rows, goals };
