@@ -24,9 +24,8 @@ export async function pullReferrers(ctx: RegistryContext, repo: string, subject:
   const store = ctx.storage.referrers;
   const now = ctx.pullThrough.upstreams.now();
   const saved = await store.upstreamList(route.cache, subject);
-  // What was saved is checked again when read (it is a bucket object like any other).
-  const savedList = saved ? checked(saved.manifests) : [];
-  let listed = saved && now - saved.savedAt < route.upstream.ttlMs ? savedList : null;
+  // What was saved is checked again when it is used (it is a bucket object like any other), and only then.
+  let listed = saved && now - saved.savedAt < route.upstream.ttlMs ? checked(saved.manifests) : null;
   if (listed === null && route.upstream.onDemand) {
     try {
       const raw = await ctx.pullThrough.upstreams.client(route.upstream).listReferrers(route.remote, `${subject.algorithm}:${subject.hex}`);
@@ -42,7 +41,7 @@ export async function pullReferrers(ctx: RegistryContext, repo: string, subject:
       }
     }
   }
-  return namespaced(await listReferrers(ctx, route.cache, subject, listed ?? savedList), route);
+  return namespaced(await listReferrers(ctx, route.cache, subject, listed ?? checked(saved?.manifests ?? [])), route);
 }
 
 /** The upstream's entries that are referrer descriptors, once each, at most MAX_LISTED. */
