@@ -154,17 +154,17 @@ async function main(): Promise<void> {
   diagnostics.push(["docker-registry", dist.logs]);
   log(`Berth (wrangler dev) on ${berth.url}, workerd PIDs ${berth.workerdPids().join(",") || "?"}; Distribution on ${dist.url}`);
 
-  const regs: Reg[] = [
-    {
-      name: "berth",
-      url: berth.url,
-      proxy: proxyA,
-      cpuPids: () => [berth.wranglerPid(), ...berth.workerdPids()],
-      rssPids: () => berth.workerdPids(),
-      restart: () => berth.restart(),
-    },
-    { name: "distribution", url: dist.url, proxy: proxyB, cpuPids: () => [dist.pid()], rssPids: () => [dist.pid()], restart: () => dist.restart() },
-  ];
+  // The scenarios with a registry of their own (edge, gc) start from these two.
+  const regB: Reg = {
+    name: "berth",
+    url: berth.url,
+    proxy: proxyA,
+    cpuPids: () => [berth.wranglerPid(), ...berth.workerdPids()],
+    rssPids: () => berth.workerdPids(),
+    restart: () => berth.restart(),
+  };
+  const regD: Reg = { name: "distribution", url: dist.url, proxy: proxyB, cpuPids: () => [dist.pid()], rssPids: () => [dist.pid()], restart: () => dist.restart() };
+  const regs: Reg[] = [regB, regD];
   const workDir = await mkdtemp(path.join(os.tmpdir(), "berth-bench-work-"));
   onCleanup(() => rm(workDir, { recursive: true, force: true }));
   const ctx: Ctx = { workDir, rounds: opts.rounds, s3Pids: () => s3Pids, log };
@@ -244,7 +244,6 @@ async function main(): Promise<void> {
     log("edge cache from fresh isolates …");
     const edgeBerth = await startBerth({ projectRoot: ROOT, s3: s3For(proxyA.port), rootdirectory: `bench-berth-edge-${tag}`, logLevel: "log" });
     diagnostics.push(["wrangler dev (edge)", edgeBerth.logs]);
-    const [regB, regD] = regs as [Reg, Reg];
     results.edge = await edgeScenario([{ ...regB, url: edgeBerth.url }, regD], () => edgeBerth.reload(), ctx, { layers: 5, timeoutMs });
     await edgeBerth.stop();
   }
@@ -291,7 +290,6 @@ async function main(): Promise<void> {
     const gcRoot = (who: string) => `bench-gc-${who}-${tag}`;
     const gcBerth = await startBerth({ projectRoot: ROOT, s3: s3For(proxyA.port), rootdirectory: gcRoot("berth"), vars: { BERTH_GC_DELAY: "0", BERTH_GC_FENCE_LEASE: "1s" } });
     diagnostics.push(["wrangler dev (gc)", gcBerth.logs]);
-    const [regB, regD] = regs as [Reg, Reg];
     results.gc = await gcScenario(
       {
         berth: { ...regB, url: gcBerth.url, cpuPids: () => [gcBerth.wranglerPid(), ...gcBerth.workerdPids()] },

@@ -38,6 +38,8 @@ const med = (xs: OpResult[] | undefined, f: (o: OpResult) => number): number | u
   xs && xs.length > 0 ? median(xs.map(f)) : undefined;
 const max = (xs: OpResult[] | undefined, f: (o: OpResult) => number): number | undefined =>
   xs && xs.length > 0 ? Math.max(...xs.map(f)) : undefined;
+/** The median of `xs`; undefined when there is none. */
+const medianOr = (xs: number[] | undefined): number | undefined => (xs && xs.length > 0 ? median(xs) : undefined);
 const pair = (f: (r: RegName) => number | undefined): Pair => ({ berth: f("berth"), distribution: f("distribution") });
 const row = (name: string, unit: string, p: Pair, ratio = true, digits = 2): Row => ({
   name,
@@ -171,10 +173,9 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
 
   // The data center's cache, from a fresh isolate.
   const edge = r.edge;
-  const em = (xs: number[] | undefined) => (xs && xs.length > 0 ? median(xs) : undefined);
   if (edge) {
-    rows.push(row("S3 requests per manifest GET by digest, fresh isolate, warm data-center cache", "", pair((g) => em(edge.manifest[g]))));
-    rows.push(row("S3 requests per blob HEAD, fresh isolate, warm data-center cache", "", pair((g) => em(edge.blobHead[g]))));
+    rows.push(row("S3 requests per manifest GET by digest, fresh isolate, warm data-center cache", "", pair((g) => medianOr(edge.manifest[g]))));
+    rows.push(row("S3 requests per blob HEAD, fresh isolate, warm data-center cache", "", pair((g) => medianOr(edge.blobHead[g]))));
   }
 
   // Pull-through cache: both registries caching the same upstream.
@@ -205,11 +206,10 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
 
   // Notifications: both numbers are Berth's (the second column stays empty).
   const nt = r.notify;
-  const nm = (xs: number[] | undefined) => (xs && xs.length > 0 ? median(xs) : undefined);
   if (nt) {
     for (const k of ["off", "on"] as const) {
-      rows.push(row(`Berth push ${nt.layers}×1 MiB, notifications ${k}`, "s", { berth: (nm(nt.push[k]) ?? NaN) / 1000, distribution: undefined }, false));
-      rows.push(row(`Berth manifest PUT p50 (of ${nt.puts}), notifications ${k}`, "ms", { berth: nm(nt.manifestPut[k]), distribution: undefined }, false));
+      rows.push(row(`Berth push ${nt.layers}×1 MiB, notifications ${k}`, "s", { berth: (medianOr(nt.push[k]) ?? NaN) / 1000, distribution: undefined }, false));
+      rows.push(row(`Berth manifest PUT p50 (of ${nt.puts}), notifications ${k}`, "ms", { berth: medianOr(nt.manifestPut[k]), distribution: undefined }, false));
     }
   }
 
@@ -267,16 +267,16 @@ export function summarize(r: Results): { rows: Row[]; goals: Goal[] } {
       : { goal: "Worker peak RSS flat in layer size", measured: "needs the big-layer and --big runs", pass: null },
   );
   if (nt) {
-    goals.push(ratioGoal("manifest PUT with notifications (1 endpoint) ≤ 1.1× without", nm(nt.manifestPut.on), nm(nt.manifestPut.off), 1.1, "ms"));
-    goals.push(ratioGoal("push with notifications (1 endpoint) ≤ 1.1× without", nm(nt.push.on), nm(nt.push.off), 1.1, "ms"));
+    goals.push(ratioGoal("manifest PUT with notifications (1 endpoint) ≤ 1.1× without", medianOr(nt.manifestPut.on), medianOr(nt.manifestPut.off), 1.1, "ms"));
+    goals.push(ratioGoal("push with notifications (1 endpoint) ≤ 1.1× without", medianOr(nt.push.on), medianOr(nt.push.off), 1.1, "ms"));
   }
   if (edge) {
     const bad = edge.statuses.berth.filter((s) => s !== 200);
     for (const [k, label] of [["manifest", "manifest GET by digest"], ["blobHead", "blob HEAD"]] as const) {
-      const b = em(edge[k].berth);
+      const b = medianOr(edge[k].berth);
       goals.push({
         goal: `0 S3 requests per ${label} from a fresh isolate (warm data-center cache)`,
-        measured: `${b?.toFixed(2)} (Distribution ${em(edge[k].distribution)?.toFixed(2)}; rounds: ${edge[k].berth.map((x) => +x.toFixed(2)).join(", ")})${bad.length ? `; ${bad.length} answers not 200: ${[...new Set(bad)].join(",")}` : ""}`,
+        measured: `${b?.toFixed(2)} (Distribution ${medianOr(edge[k].distribution)?.toFixed(2)}; rounds: ${edge[k].berth.map((x) => +x.toFixed(2)).join(", ")})${bad.length ? `; ${bad.length} answers not 200: ${[...new Set(bad)].join(",")}` : ""}`,
         pass: b === undefined || bad.length > 0 ? null : b === 0,
       });
     }
